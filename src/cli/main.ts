@@ -1,0 +1,25 @@
+// vellum's command line: one entry per command, each a thin module under cli/ loaded on demand.
+export type Command = (args: string[]) => Promise<number>;
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  tokenize: { summary: "print CLIP token ids of a prompt", load: async () => (await import("./tokenize.js")).tokenize },
+};
+
+function usage(): string {
+  const rows = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
+  return ["usage: vellum <command> [options]", "", "commands:", ...rows, "", "vellum <command> --help for a command's options"].join("\n");
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    console.log(usage());
+    return 0;
+  }
+  const command = COMMANDS[name];
+  if (command === undefined) {
+    console.error(`vellum: unknown command ${JSON.stringify(name)}\n\n${usage()}`);
+    return 2;
+  }
+  return (await command.load())(rest);
+}
