@@ -1,0 +1,101 @@
+// The only importer of onnxruntime-node. A Session runs a built graph on our Tensor type (int64 ids included).
+// Sessions are cached by model hash and thread count, and reference-counted: release() frees the native
+// session when its last user lets go.
+import { availableParallelism } from "node:os";
+import ort from "onnxruntime-node";
+import type { BuiltGraph } from "../graph/index.js";
+import { tensor, type DType, type Tensor } from "../tensor/tensor.js";
+import { materialize, modelHash } from "./model-cache.js";
+
+export interface SessionOptions {
+  /** intra-op threads; default = available cores. */
+  threads?: number;
+  device?: "cpu";
+}
+
+export interface Session {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  run(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>>;
+  release(): Promise<void>;
+}
+
+const ORT_TYPES: Partial<Record<DType, ort.Tensor.Type>> = {
+  float32: "float32",
+  float16: "float16",
+  float64: "float64",
+  int8: "int8",
+  uint8: "uint8",
+  int16: "int16",
+  int32: "int32",
+  int64: "int64",
+  bool: "bool",
+};
+
+function toOrt(name: string, t: Tensor): ort.Tensor {
+  const type = ORT_TYPES[t.dtype];
+  if (type === undefined) throw new Error(`runtime: input ${name}: dtype ${t.dtype} is not supported by onnxruntime-node`);
+  return new ort.Tensor(type, t.data as ort.Tensor.DataType, [...t.shape]);
+}
+
+function fromOrt(t: ort.Tensor): Tensor {
+  const dtype = Object.entries(ORT_TYPES).find(([, v]) => v === t.type)?.[0] as DType | undefined;
+  if (dtype === undefined) throw new Error(`runtime: output type ${t.type} is not supported`);
+  return tensor(dtype, t.dims, t.data as Tensor["data"]);
+}
+
+interface Entry {
+  session: Promise<ort.InferenceSession>;
+  refs: number;
+}
+
+const cache = new Map<string, Entry>();
+
+/** Number of native sessions currently open (for tests and diagnostics). */
+export function openSessionCount(): number {
+  return cache.size;
+}
+
+export async function createSession(built: BuiltGraph, opts: SessionOptions = {}): Promise<Session> {
+  const threads = opts.threads ?? availableParallelism();
+  const hash = modelHash(built);
+  const key = `${hash}/${threads}`;
+  let entry = cache.get(key);
+  if (entry === undefined) {
+    const modelPath = materialize(built, hash);
+    const session = ort.InferenceSession.create(modelPath, {
+      executionProviders: ["cpu"],
+      graphOptimizationLevel: "all",
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+    });
+    entry = { session, refs: 0 };
+    cache.set(key, entry);
+    session.catch(() => cache.delete(key));
+  }
+  entry.refs++;
+  const mine = entry;
+  const native = await mine.session;
+  let released = false;
+  return {
+    inputNames: native.inputNames,
+    outputNames: native.outputNames,
+    async run(feeds) {
+      if (released) throw new Error("runtime: session already released");
+      const ortFeeds: Record<string, ort.Tensor> = {};
+      for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = toOrt(name, t);
+      const out = await native.run(ortFeeds);
+      const result: Record<string, Tensor> = {};
+      for (const [name, t] of Object.entries(out)) result[name] = fromOrt(t);
+      return result;
+    },
+    async release() {
+      if (released) return;
+      released = true;
+      if (--mine.refs === 0 && cache.get(key) === mine) {
+        cache.delete(key);
+        await native.release();
+      }
+    },
+  };
+}
