@@ -1,0 +1,2 @@
+export { ClipTokenizer } from "./clip-tokenizer.js";
+export { cleanText, fixText } from "./clean-text.js";
