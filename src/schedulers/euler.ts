@@ -35,7 +35,7 @@ export function eulerSigmas(config: SchedulerConfig, steps: number): { timesteps
     timesteps = sigmas.map((s) => f32(sigmaToT(s, ls)));
   }
   sigmas = sigmas.map(f32);
-  if (configValue(config, "timestep_type", "discrete") === "continuous" && predictionType(config) === "v_prediction") {
+  if (configValue<string>(config, "timestep_type", "discrete") === "continuous" && predictionType(config) === "v_prediction") {
     timesteps = sigmas.map((s) => f32(0.25 * f32(Math.log(s))));
   }
   return { timesteps, sigmas: [...sigmas, 0], spacing };

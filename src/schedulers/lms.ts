@@ -43,7 +43,7 @@ export function lmsCoefficient(sigmas: readonly number[], order: number, i: numb
   return sum * half;
 }
 
-export const lmsDiscrete: SchedulerFactory = (config, steps) => {
+export const lms: SchedulerFactory = (config, steps) => {
   const prediction = predictionType(config);
   const train = trainScheduleConfig(config, { beta_start: 0.0001, beta_end: 0.02, beta_schedule: "linear", timestep_spacing: "linspace" });
   const spacing = configValue<TimestepSpacing>(config, "timestep_spacing", "linspace");
