@@ -1,6 +1,10 @@
 // Every part-1 sampler against the scheduler goldens (README section 1): all families, all step counts on disk.
 import { describe, expect, it } from "vitest";
 import { eulerDiscrete } from "../../src/schedulers/euler.js";
+import { ddim } from "../../src/schedulers/ddim.js";
+import { ddpm } from "../../src/schedulers/ddpm.js";
+import { lcm } from "../../src/schedulers/lcm.js";
+import { pndm } from "../../src/schedulers/pndm.js";
 import { eulerAncestral } from "../../src/schedulers/euler-ancestral.js";
 import { heun } from "../../src/schedulers/heun.js";
 import { kdpm2Ancestral } from "../../src/schedulers/kdpm2-ancestral.js";
@@ -20,6 +24,10 @@ const SAMPLERS: Record<string, SchedulerFactory> = {
   kdpm2,
   kdpm2_karras: kdpm2,
   kdpm2_a: kdpm2Ancestral,
+  ddim,
+  ddpm,
+  pndm,
+  lcm,
 };
 
 /**
