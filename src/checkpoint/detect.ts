@@ -213,8 +213,11 @@ function inferUnetShape(keys: string[], shape: Shape): UnetShape | { missingKey:
 function unetConfig(family: Family, s: UnetShape, bigG: TextEncoderLayout | undefined): JsonConfig {
   const down = s.depths.map((d) => (d > 0 ? "CrossAttnDownBlock2D" : "DownBlock2D"));
   const up = [...s.depths].reverse().map((d) => (d > 0 ? "CrossAttnUpBlock2D" : "UpBlock2D"));
-  const perLevel = s.depths.map((d, i) => (d > 0 ? d : i === s.depths.length - 1 && s.midDepth > 0 ? s.midDepth : 1));
-  const uniform = perLevel.every((d) => d === perLevel[0]);
+  // Levels without attention carry no depth; diffusers configs write the common depth when all attention levels
+  // agree (SD1 1, refiner 4) and 1 otherwise (SDXL [1, 2, 10]).
+  const attnDepths = [...s.depths.filter((d) => d > 0), ...(s.midDepth > 0 ? [s.midDepth] : [])];
+  const uniform = attnDepths.every((d) => d === attnDepths[0]);
+  const perLevel = uniform ? [attnDepths[0] ?? 1] : s.depths.map((d, i) => (d > 0 ? d : i === s.depths.length - 1 && s.midDepth > 0 ? s.midDepth : 1));
   const config: JsonConfig = {
     ...UNET_BASE,
     attention_head_dim: standardAttentionHeadDim(family, s.channels),
