@@ -1,0 +1,27 @@
+// DDIM, v-prediction, derived by hand: x0 = √ᾱ·x − √(1−ᾱ)·v, ε = √ᾱ·v + √(1−ᾱ)·x, x' = √ᾱ'·x0 + √(1−ᾱ')·ε.
+import { describe, expect, it } from "vitest";
+import { float32 } from "../tensor/tensor.js";
+import { alphasCumprod } from "./schedule.js";
+import type { SchedulerConfig } from "./types.js";
+import { ddim } from "./ddim.js";
+const SD: SchedulerConfig = { beta_start: 0.00085, beta_end: 0.012, beta_schedule: "scaled_linear", steps_offset: 1, clip_sample: false, set_alpha_to_one: false, skip_prk_steps: true, prediction_type: "v_prediction" };
+const fixed = (vals: number[]) => ({ randn: (s: readonly number[]) => float32(s, vals.slice(0, s.reduce((a, b) => a * b, 1))) });
+const close = (a: ArrayLike<number>, b: number[]) => b.forEach((v, k) => expect(a[k]).toBeCloseTo(v, 4));
+const x = [0.5, -1.2];
+const v = [0.3, 0.7];
+const z = [0.8, -0.4];
+const x0Sigma = (s: number, xs: number[], vs: number[]) => xs.map((xi, k) => vs[k]! * (-s / Math.sqrt(s * s + 1)) + xi / (s * s + 1));
+const ac = alphasCumprod({ numTrainTimesteps: 1000, betaStart: 0.00085, betaEnd: 0.012, betaSchedule: "scaled_linear" });
+
+describe("ddim v_prediction", () => {
+  it("one step", () => {
+    const s = ddim(SD, 2);
+    const t = s.timesteps[0]!;
+    const [a, ap] = [ac[t]!, ac[t - 500]!];
+    const x0 = x.map((xi, k) => Math.sqrt(a) * xi - Math.sqrt(1 - a) * v[k]!);
+    const eps = x.map((xi, k) => Math.sqrt(a) * v[k]! + Math.sqrt(1 - a) * xi);
+    const out = s.step(float32([2], v), 0, float32([2], x), fixed(z));
+    close(out.predOriginalSample!.data, x0);
+    close(out.prevSample.data, x0.map((p, k) => Math.sqrt(ap) * p + Math.sqrt(1 - ap) * eps[k]!));
+  });
+});
