@@ -165,3 +165,35 @@ describe.each(["sd1", "sdxl"] as const)("%s encodePrompts", (family) => {
     });
   }
 });
+
+describe("sd2 encodePrompts", () => {
+  const io = goldenJson<{ prompts: string[] }>("diffusion", "sd2", "models", "text_encoder_io.json");
+  const ioFile = ["diffusion", "sd2", "models", "text_encoder_io.safetensors"];
+  let model: PipelineModel;
+  let cond: Conditioner;
+  beforeAll(async () => {
+    model = loadDiffusersFolder(goldenModelDir("sd2", undefined, ["text_encoder", "tokenizer"]));
+    cond = await createConditioner(model);
+  });
+  afterAll(async () => {
+    await cond.release();
+    closeModel(model);
+  });
+
+  it("clipSkip 0 is the diffusers encoder's last_hidden_state (pad 0 tokenizer, gelu, argmax pooling config)", async () => {
+    expect(model.family).toBe("sd2");
+    for (const [i, prompt] of io.prompts.entries()) {
+      const r = await cond.encode({ prompt, literal: true });
+      expect(r.layers).toMatchObject([{ encoder: "text_encoder", finalLayerNorm: true }]);
+      expectClose(r.promptEmbeds, row(goldenTensor(ioFile, "last_hidden_state"), i), { ...TOL, label: `sd2 prompt ${i}` });
+      // SD2 has no zero-negative rule: a missing negative prompt is the encoded empty string
+      expect(r.negativePromptEmbeds.data.some((v) => v !== 0)).toBe(true);
+      expect(r.pooledPromptEmbeds).toBeUndefined();
+    }
+  });
+
+  it("allows clipSkip up to L − 1 and no further", async () => {
+    expect(cond.maxClipSkip).toBe(goldenJson<{ num_hidden_layers: number }>("diffusion", "sd2", "models", "text_encoder", "config.json").num_hidden_layers - 1);
+    await expect(cond.encode({ prompt: "a cat", clipSkip: cond.maxClipSkip + 1 })).rejects.toBeInstanceOf(ClipSkipError);
+  });
+});
