@@ -1,0 +1,115 @@
+// `vellum serve`: the Runware-compatible HTTP + WebSocket server with the in-process queue.
+// Flags override VELLUM_* env, which overrides the config file (--config or VELLUM_CONFIG).
+import { accessSync, constants, statSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { createLogger } from "../api/logger.js";
+import { startVellumServer } from "../api/server.js";
+import type { ModelCatalog } from "../catalog/types.js";
+import { ensureApiKey } from "../config/api-key-file.js";
+import { buildServerConfig, ConfigError, configFromEnv, configFromFile, type ServerConfig } from "../config/server-config.js";
+import type { Generator } from "../jobs/types.js";
+
+const HELP = `usage: vellum serve [--host H] [--port N] [--models DIR] [--data DIR] [--api-key KEY]... [--no-auth] [--public-url URL] [--config FILE]
+
+  --host H          interface to bind (default 127.0.0.1; 0.0.0.0 for all)
+  --port N          port (default 8787; 0 = any free port)
+  --models DIR      models folder (default ./models)
+  --data DIR        images and the generated API key (default ./data)
+  --api-key KEY     accepted API key (repeatable; also VELLUM_API_KEYS=a,b). None → one is generated in the data dir
+  --no-auth         accept every request without a key (local development only)
+  --public-url URL  base of image URLs handed to clients (default http://host:port)
+  --config FILE     YAML/JSON file with any setting of src/config/server-config.ts`;
+
+/**
+ * The generator `serve` runs. The real pipeline (src/pipeline) is not a `Generator` yet; until it is, generation tasks
+ * fail with a clear error. Wiring it in is this one line.
+ */
+const generator: Generator = async function* notWired() {
+  yield* [];
+  throw Object.assign(new Error("The inference pipeline is not wired into `vellum serve` yet."), { code: "modelNotReady" });
+};
+
+/** Opens the model catalog (src/catalog/catalog.ts, expected export `createCatalog(modelsDir)`). */
+async function openCatalog(modelsDir: string): Promise<ModelCatalog> {
+  const specifier = "../catalog/catalog.js";
+  const mod = (await import(specifier)) as { createCatalog?: (dir: string) => Promise<ModelCatalog> | ModelCatalog };
+  if (typeof mod.createCatalog !== "function") throw new Error("src/catalog/catalog.ts does not export createCatalog(modelsDir)");
+  return await mod.createCatalog(modelsDir);
+}
+
+function checkModelsDir(dir: string): void {
+  try {
+    if (!statSync(dir).isDirectory()) throw new Error("not a directory");
+    accessSync(dir, constants.R_OK | constants.X_OK);
+  } catch (e) {
+    throw new Error(`models folder ${dir} is not readable (${(e as Error).message}); create it or pass --models DIR`);
+  }
+}
+
+export function configFromArgs(args: string[], env: Record<string, string | undefined>): ServerConfig {
+  const { values } = parseArgs({
+    args,
+    options: {
+      host: { type: "string" },
+      port: { type: "string" },
+      models: { type: "string" },
+      data: { type: "string" },
+      "api-key": { type: "string", multiple: true },
+      "no-auth": { type: "boolean" },
+      "public-url": { type: "string" },
+      config: { type: "string" },
+    },
+    strict: true,
+  });
+  const file = values.config ?? env.VELLUM_CONFIG;
+  const flags: Record<string, unknown> = {
+    host: values.host,
+    port: values.port,
+    modelsDir: values.models,
+    dataDir: values.data,
+    apiKeys: values["api-key"],
+    isAuthRequired: values["no-auth"] === true ? false : undefined,
+    publicUrl: values["public-url"],
+  };
+  return buildServerConfig(file === undefined ? {} : configFromFile(file), configFromEnv(env), flags);
+}
+
+export async function serve(args: string[]): Promise<number> {
+  if (args.includes("--help") || args.includes("-h")) {
+    console.log(HELP);
+    return 0;
+  }
+  let config: ServerConfig;
+  try {
+    config = configFromArgs(args, process.env);
+    checkModelsDir(config.modelsDir);
+  } catch (e) {
+    console.error(`vellum serve: ${e instanceof ConfigError ? e.message : (e as Error).message}`);
+    return 2;
+  }
+  const logger = createLogger(config.logLevel);
+  if (config.isAuthRequired && config.apiKeys.length === 0) {
+    const k = ensureApiKey(config.dataDir);
+    config = { ...config, apiKeys: [k.key] };
+    if (k.isNew) console.error(`vellum serve: generated API key ${k.key} (stored in ${k.path})`);
+    else logger.info("using the API key stored in the data dir", { path: k.path });
+  }
+  if (!config.isAuthRequired) logger.warn("authentication is disabled (--no-auth): for local development only");
+  try {
+    const catalog = await openCatalog(config.modelsDir);
+    const server = await startVellumServer({ config, catalog, generator, logger });
+    await new Promise<void>((resolve) => {
+      const stop = () => {
+        process.off("SIGINT", stop);
+        process.off("SIGTERM", stop);
+        void server.close().then(resolve);
+      };
+      process.on("SIGINT", stop);
+      process.on("SIGTERM", stop);
+    });
+    return 0;
+  } catch (e) {
+    console.error(`vellum serve: ${(e as Error).message}`);
+    return 1;
+  }
+}

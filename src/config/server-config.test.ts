@@ -1,0 +1,41 @@
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { ensureApiKey } from "./api-key-file.js";
+import { buildServerConfig, configFromEnv, configFromFile, ConfigError, publicBaseUrl } from "./server-config.js";
+
+describe("server config", () => {
+  it("has defaults and lets file < env < flags override", () => {
+    const dir = mkdtempSync(join(tmpdir(), "vellum-config-"));
+    const file = join(dir, "vellum.yaml");
+    writeFileSync(file, "port: 9000\nhost: 0.0.0.0\nmaxQueueLength: 5\n");
+    const env = configFromEnv({ VELLUM_PORT: "9100", VELLUM_API_KEYS: "key-one-123, key-two-456", VELLUM_AUTH: "false" });
+    const config = buildServerConfig(configFromFile(file), env, { port: 9200 });
+    expect(config.port).toBe(9200);
+    expect(config.host).toBe("0.0.0.0");
+    expect(config.maxQueueLength).toBe(5);
+    expect(config.apiKeys).toEqual(["key-one-123", "key-two-456"]);
+    expect(config.isAuthRequired).toBe(false);
+    expect(config.modelsDir.startsWith("/")).toBe(true);
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(publicBaseUrl(config, 9201)).toBe("http://127.0.0.1:9201");
+    expect(publicBaseUrl({ ...config, publicUrl: "https://img.example.com/" })).toBe("https://img.example.com");
+  });
+
+  it("names the bad setting", () => {
+    expect(() => buildServerConfig({ port: 70000 })).toThrow(ConfigError);
+    expect(() => buildServerConfig({ port: 70000 })).toThrow(/port/);
+    expect(() => buildServerConfig({ publicUrl: "ftp://x" })).toThrow(/publicUrl/);
+  });
+
+  it("generates an API key once and reuses it", () => {
+    const dir = mkdtempSync(join(tmpdir(), "vellum-key-"));
+    const first = ensureApiKey(dir);
+    expect(first.isNew).toBe(true);
+    expect(statSync(first.path).mode & 0o777).toBe(0o600);
+    const second = ensureApiKey(dir);
+    expect(second).toEqual({ ...first, isNew: false });
+    expect(readFileSync(first.path, "utf-8").trim()).toBe(first.key);
+  });
+});

@@ -1,0 +1,124 @@
+// The default queue: jobs wait in memory (bounded) and run one at a time per device, in submission order.
+// A job that throws fails alone; the worker loop moves on to the next.
+import {
+  QueueClosedError,
+  QueueFullError,
+  toJobError,
+  type GenerateRequest,
+  type Generator,
+  type JobListener,
+  type Queue,
+  type QueueStats,
+} from "./types.js";
+
+export interface InProcessQueueConfig {
+  readonly generator: Generator;
+  /** Waiting jobs allowed before `submit` throws `QueueFullError`. */
+  readonly maxLength: number;
+  /** Parallel workers, one per device (default 1). */
+  readonly devices?: number;
+}
+
+interface Job {
+  readonly id: string;
+  readonly request: GenerateRequest;
+  readonly listener: JobListener;
+  readonly controller: AbortController;
+  /** Set once `done`/`failed` went out; later events are dropped. */
+  isSettled: boolean;
+}
+
+export function createInProcessQueue(config: InProcessQueueConfig): Queue {
+  const devices = Math.max(1, config.devices ?? 1);
+  const waiting: Job[] = [];
+  const running = new Map<string, { job: Job; finished: Promise<void> }>();
+  let isClosed = false;
+
+  const emit = (job: Job, event: Parameters<JobListener>[0]): void => {
+    if (job.isSettled) return;
+    if (event.type === "done" || event.type === "failed") job.isSettled = true;
+    try {
+      job.listener(event);
+    } catch {
+      // A listener's failure (e.g. a closed socket) must not break the worker.
+    }
+  };
+
+  async function run(job: Job): Promise<void> {
+    emit(job, { type: "started" });
+    try {
+      const ctx = {
+        signal: job.controller.signal,
+        onProgress: (p: { step: number; total: number; imageIndex: number }) => emit(job, { type: "progress", ...p }),
+      };
+      for await (const image of config.generator(job.request, ctx)) {
+        if (job.controller.signal.aborted) break;
+        emit(job, { type: "image", image });
+      }
+      if (job.controller.signal.aborted) throw job.controller.signal.reason;
+      emit(job, { type: "done" });
+    } catch (err) {
+      const reason = job.controller.signal.aborted ? job.controller.signal.reason : err;
+      emit(job, { type: "failed", error: toJobError(reason) });
+    }
+  }
+
+  function pump(): void {
+    while (running.size < devices && waiting.length > 0) {
+      const job = waiting.shift()!;
+      const finished = run(job).finally(() => {
+        running.delete(job.id);
+        pump();
+      });
+      running.set(job.id, { job, finished });
+    }
+  }
+
+  function cancelError(message: string): Error & { code: string } {
+    return Object.assign(new Error(message), { code: "taskCancelled" });
+  }
+
+  return {
+    submit(id, request, listener) {
+      if (isClosed) throw new QueueClosedError();
+      if (waiting.length >= config.maxLength) throw new QueueFullError(config.maxLength);
+      waiting.push({ id, request, listener, controller: new AbortController(), isSettled: false });
+      queueMicrotask(pump);
+    },
+    cancel(id) {
+      const i = waiting.findIndex((j) => j.id === id);
+      if (i >= 0) {
+        const [job] = waiting.splice(i, 1);
+        emit(job!, { type: "failed", error: { code: "taskCancelled", message: "The task was cancelled before it started." } });
+        return true;
+      }
+      const r = running.get(id);
+      if (r === undefined) return false;
+      r.job.controller.abort(cancelError("The task was cancelled."));
+      return true;
+    },
+    stats(): QueueStats {
+      return { waiting: waiting.length, running: running.size, maxLength: config.maxLength };
+    },
+    async close(graceMs) {
+      isClosed = true;
+      for (const job of waiting.splice(0)) {
+        emit(job, { type: "failed", error: { code: "serviceUnavailable", message: "The server shut down before the task started." } });
+      }
+      const all = () => Promise.all([...running.values()].map((r) => r.finished));
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), graceMs)));
+      const outcome = await Promise.race([all().then(() => "done" as const), timeout]);
+      clearTimeout(timer);
+      if (outcome === "timeout") {
+        const err = Object.assign(new Error("The server shut down while the task was running."), { code: "serviceUnavailable" });
+        for (const r of running.values()) {
+          r.job.controller.abort(err);
+          emit(r.job, { type: "failed", error: toJobError(err) });
+        }
+        // A generator that ignores its signal gets one more second; its events are dropped either way.
+        await Promise.race([all(), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+      }
+    },
+  };
+}
