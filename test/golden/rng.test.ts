@@ -77,3 +77,52 @@ describe("e2e SD1 Euler a seed 42: the pipeline's noise draws", () => {
     expectClose(got, draws, { atol: 1e-5, label: "noise_draws" });
   });
 });
+
+describe("other goldens' recorded draws: consecutive CPU randn from the stated seed", () => {
+  interface Img2ImgCase {
+    name: string;
+    file: string;
+    seed: number;
+    rng_draws: { index: number; shape: number[]; used: boolean; stored_as?: string }[];
+  }
+  const img2img = goldenJson<{ cases: Img2ImgCase[] }>("diffusion", "img2img", "index.json").cases;
+  for (const c of img2img) {
+    it(`img2img/${c.name}`, () => {
+      const g = torchCpuGenerator(BigInt(c.seed));
+      const draws = [...c.rng_draws].sort((a, b) => a.index - b.index);
+      let checked = 0;
+      for (const d of draws) {
+        const got = g.randn(d.shape);
+        if (d.stored_as === undefined) continue;
+        const expected = loadGolden("diffusion", c.file).get(d.stored_as)!;
+        expectClose(got, expected, { atol: 1e-5, label: `${c.name} ${d.stored_as}` });
+        checked++;
+      }
+      expect(checked).toBeGreaterThan(0);
+    });
+  }
+
+  interface SchedulerIndex {
+    generator_seed: number;
+    init_latents: { file: string; key: string; how: string };
+    cases: { file: string; stochastic?: boolean }[];
+  }
+  const sched = goldenJson<SchedulerIndex>("diffusion", "schedulers", "index.json");
+  it("schedulers/init_latents", () => {
+    const seed = BigInt(/manual_seed\((\d+)\)/.exec(sched.init_latents.how)![1]!);
+    const expected = loadGolden("diffusion", sched.init_latents.file).get(sched.init_latents.key)!;
+    expectClose(torchCpuGenerator(seed).randn(expected.shape), expected, { atol: 1e-5, label: "init_latents" });
+  });
+  // LCM with 1 step draws nothing (no draw on the last step), so its file has no `noise`.
+  const withNoise = sched.cases.filter((x) => x.stochastic && loadGolden("diffusion", x.file).has("noise"));
+  for (const c of withNoise) {
+    it(`${c.file} noise (step generator)`, () => {
+      const noise = loadGolden("diffusion", c.file).get("noise")!;
+      const [count, ...shape] = noise.shape;
+      const g = torchCpuGenerator(BigInt(sched.generator_seed));
+      const got = new Float32Array(numel(noise.shape));
+      for (let k = 0; k < count!; k++) got.set(g.randn(shape).data, k * numel(shape));
+      expectClose(got, noise, { atol: 1e-5, label: `${c.file} noise` });
+    });
+  }
+});
