@@ -22,7 +22,9 @@ function uniform(seed: number): () => number {
   };
 }
 
-const isNormWeight = (name: string): boolean => /(norm|ln_)[^.]*\.weight$|norm\d?\.weight$/.test(name);
+/** Normalisation scales, in LDM names too (`in_layers.0`, `out_layers.0`, `out.0` are GroupNorms). */
+const isNormWeight = (name: string): boolean =>
+  /(norm|ln_)[^.]*\.weight$/.test(name) || /\.(in_layers|out_layers)\.0\.weight$/.test(name) || name === "model.diffusion_model.out.0.weight";
 
 const CHUNK = 1 << 20; // elements per write
 
