@@ -62,7 +62,7 @@ describe("fuzzed requests", () => {
           expect(typeof e.message).toBe("string");
         }
         const tasks = (Array.isArray(f) ? f : [f]) as Record<string, unknown>[];
-        const uuids = new Set(tasks.filter((t) => t !== null && typeof t === "object" && t.taskType !== "ping").map((t) => t.taskUUID).filter((u) => typeof u === "string"));
+        const uuids = new Set<unknown>(tasks.filter((t) => t !== null && typeof t === "object" && t.taskType !== "ping").map((t) => t.taskUUID).filter((u) => typeof u === "string"));
         for (const e of body.errors ?? []) {
           if (e.code === "internalServerError") throw new Error(`crash on ${stringifyJson(f).slice(0, 500)}`);
           if (e.taskUUID === undefined) {
@@ -87,7 +87,7 @@ describe("fuzzed requests", () => {
 
   it("the JSON reader only ever throws SyntaxError", () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string(), fc.json(), fc.json().map((j) => j.replace(/:(\d)/g, ':"seed":1$1'))), (s) => {
+      fc.property(fc.oneof(fc.string(), fc.json(), fc.json().map((j) => j.replace(/:(\d)/g, ':"seed":1$1'))), (s: string) => {
         try {
           parseJson(s);
         } catch (e) {

@@ -1,6 +1,6 @@
 // Drives the server with the official @runware/sdk-js 1.3.2 over WebSocket, unchanged.
 // Uses the parameter-image TEST generator: switch to the real pipeline generator when src/pipeline provides one.
-import { Runware } from "@runware/sdk-js";
+import { EModelArchitecture, Runware } from "@runware/sdk-js";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { VellumServer } from "../../src/api/server.js";
@@ -67,7 +67,7 @@ describe("@runware/sdk-js 1.3.2", () => {
     ["base64Data", "imageBase64Data"],
     ["dataURI", "imageDataURI"],
   ] as const)("outputType %s returns %s", async (outputType, field) => {
-    const [img] = (await sdk.requestImages({ positivePrompt: "a red fox", model: SD1_AIR, width: 128, height: 128, outputType, outputFormat: "webp" })) as unknown as Record<string, string>[];
+    const [img] = (await sdk.requestImages({ positivePrompt: "a red fox", model: SD1_AIR, width: 128, height: 128, outputType, outputFormat: "webp" as "WEBP" /* lower case on purpose: accepted in any case */ })) as unknown as Record<string, string>[];
     const value = img![field]!;
     const b64 = outputType === "dataURI" ? value.replace(/^data:image\/webp;base64,/, "") : value;
     expect((await sharp(Buffer.from(b64, "base64")).metadata()).format).toBe("webp");
@@ -92,7 +92,7 @@ describe("@runware/sdk-js 1.3.2", () => {
   });
 
   it("modelSearch lists the catalog in Runware's shape", async () => {
-    const r = (await sdk.modelSearch({ search: "tiny", category: "checkpoint", architecture: "sd1x" })) as unknown as Record<string, unknown>;
+    const r = (await sdk.modelSearch({ search: "tiny", category: "checkpoint", architecture: EModelArchitecture.sd1x })) as unknown as Record<string, unknown>;
     expect(r.taskType).toBe("modelSearch");
     expect(r.totalResults).toBe(1);
     expect((r.results as Record<string, unknown>[])[0]).toMatchObject({ air: SD1_AIR, category: "checkpoint", architecture: "sd1x", maxClipSkip: 3 });
