@@ -59,7 +59,7 @@ export async function inspect(args: string[]): Promise<number> {
     }
     out["parameters"] = Object.fromEntries(Object.entries(parts).filter(([, c]) => c).map(([k, c]) => [k, params(c)]));
     out["maxClipSkip"] = maxClipSkip(model.family, model.textEncoder?.config, model.textEncoder2?.config) ?? null;
-    out["recommendedClipSkip"] = 0; // single files carry no clip-skip advice; catalog entries / LoRA metadata do
+    out["recommendedClipSkip"] = null; // a checkpoint file carries no clip-skip advice; the catalog (Civitai "Clip skip") and LoRA metadata do
     out["configs"] = Object.fromEntries(Object.entries(parts).filter(([, c]) => c).map(([k, c]) => [k, c!.config]));
     if (model.schedulerConfig) out["scheduler"] = model.schedulerConfig;
     closeModel(model);

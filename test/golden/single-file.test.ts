@@ -1,7 +1,9 @@
 // Single files map to exactly the weights and configs of the diffusers folders they were converted from
 // (golden/diffusion/README.md §4, §6, §7): key by key, bytes equal (fp16 file = fp32 weights rounded to fp16).
 import { afterAll, describe, expect, it } from "vitest";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { loadModel } from "../../src/checkpoint/load.js";
 import { closeModel, loadDiffusersFolder, type Component, type PipelineModel } from "../../src/checkpoint/model.js";
 import { SafetensorsFile } from "../../src/checkpoint/safetensors.js";
@@ -140,5 +142,13 @@ describe("tiny SD2 single file (OpenCLIP, v-prediction)", () => {
     const folder = loadModel(goldenPath("diffusion/sd2/models"));
     opened.push(folder.model);
     expect(folder.model.format).toBe("diffusers");
+  });
+});
+
+describe("pickles", () => {
+  it("a .ckpt is refused, never unpickled", () => {
+    const path = join(mkdtempSync(join(tmpdir(), "vellum-ckpt-")), "model.ckpt");
+    writeFileSync(path, "PK\u0003\u0004 not read");
+    expect(() => loadModel(path)).toThrow(/never loaded/);
   });
 });
