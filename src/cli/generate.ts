@@ -1,0 +1,225 @@
+// `vellum generate`: one image (or a clipSkip sweep) from a model on disk, written with its metadata.
+import { randomInt } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import { extname } from "node:path";
+import { parseArgs } from "node:util";
+import { readSafetensors, writeSafetensors } from "../checkpoint/safetensors.js";
+import { loadModel } from "../checkpoint/load.js";
+import { closeModel, type PipelineModel } from "../checkpoint/model.js";
+import { encodeImage, makeGrid, type ImageFormat } from "../image/index.js";
+import { mergeLoras, openLora } from "../lora/index.js";
+import { openPipeline, type Pipeline } from "../pipeline/pipeline.js";
+import { renderImage, type RenderRequest } from "../pipeline/render.js";
+import type { DenoiseProgress } from "../pipeline/denoise.js";
+import type { Float32Tensor } from "../tensor/tensor.js";
+
+const USAGE = `usage: vellum generate --model PATH --prompt P --out image.png [options]
+
+  --model PATH               diffusers folder or single-file .safetensors checkpoint
+  --prompt P                 prompt (A1111 weighting syntax; --literal reads it as plain text, one 77-token chunk)
+  --negative-prompt N        negative prompt
+  --steps S                  denoising steps (default 20)
+  --cfg G                    guidance scale (default 7; ≤ 1 turns classifier-free guidance off)
+  --guidance-rescale R       diffusers' guidance_rescale (default 0)
+  --scheduler NAME           Runware / A1111 / diffusers name (default: the model's own scheduler)
+  --seed N                   64-bit seed (default: random, printed)
+  --rng gpu|cpu              noise generator: torch CUDA (default) or torch CPU
+  --clip-skip C[,C…]         layers skipped beyond the model default (docs/conventions.md); a list renders a sweep
+  --width W --height H       image size (default: the model's native size)
+  --latents FILE             stored standard-normal "latents" tensor instead of seeded noise
+  --original-size H,W --crops-top-left T,L --target-size H,W   SDXL size conditioning
+  --lora FILE[:WEIGHT]       apply a LoRA (repeatable; weight −4..4, default 1)
+  --vae FILE                 use this VAE instead of the checkpoint's
+  --literal                  plain-text prompts truncated like diffusers' encode_prompt
+  --out FILE                 .png, .jpg or .webp (a sweep writes FILE-cs<N>.<ext> per value)
+  --grid FILE                sweep: also write a labelled grid
+  --out-tensor FILE          write the float image [1,H,W,3] in 0..1 as "image" (diffusers output_type "np")
+  --threads N                ONNX Runtime threads (default: all cores)`;
+
+function pair(value: string | undefined, flag: string): [number, number] | undefined {
+  if (value === undefined) return undefined;
+  const parts = value.split(",").map((s) => Number(s.trim()));
+  if (parts.length !== 2 || parts.some((n) => !Number.isInteger(n))) throw new UsageError(`${flag} takes two integers H,W`);
+  return [parts[0]!, parts[1]!];
+}
+
+function int(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n)) throw new UsageError(`${flag} must be an integer, got ${value}`);
+  return n;
+}
+
+function num(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new UsageError(`${flag} must be a number, got ${value}`);
+  return n;
+}
+
+class UsageError extends Error {}
+
+function formatOf(path: string): ImageFormat {
+  const ext = extname(path).toLowerCase();
+  if (ext === ".png") return "png";
+  if (ext === ".jpg" || ext === ".jpeg") return "jpeg";
+  if (ext === ".webp") return "webp";
+  throw new UsageError(`--out must end in .png, .jpg or .webp, got ${path}`);
+}
+
+function progressBar(label: string): (p: DenoiseProgress) => void {
+  return (p) => {
+    if (!process.stderr.isTTY && p.step !== p.total) return;
+    const width = 24;
+    const done = Math.round((p.step / p.total) * width);
+    const perStep = p.elapsedMs / p.step / 1000;
+    const eta = perStep * (p.total - p.step);
+    process.stderr.write(
+      `\r${label} [${"#".repeat(done)}${".".repeat(width - done)}] ${p.step}/${p.total} ${perStep.toFixed(2)} s/step ETA ${eta.toFixed(1)} s`,
+    );
+    if (p.step === p.total) process.stderr.write("\n");
+  };
+}
+
+function withSuffix(path: string, suffix: string): string {
+  const ext = extname(path);
+  return `${path.slice(0, path.length - ext.length)}${suffix}${ext}`;
+}
+
+export async function generate(args: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        model: { type: "string" },
+        prompt: { type: "string" },
+        "negative-prompt": { type: "string" },
+        steps: { type: "string" },
+        cfg: { type: "string" },
+        "guidance-rescale": { type: "string" },
+        scheduler: { type: "string" },
+        seed: { type: "string" },
+        rng: { type: "string" },
+        "clip-skip": { type: "string" },
+        width: { type: "string" },
+        height: { type: "string" },
+        latents: { type: "string" },
+        "original-size": { type: "string" },
+        "crops-top-left": { type: "string" },
+        "target-size": { type: "string" },
+        lora: { type: "string", multiple: true },
+        vae: { type: "string" },
+        literal: { type: "boolean" },
+        out: { type: "string" },
+        grid: { type: "string" },
+        "out-tensor": { type: "string" },
+        threads: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+      allowPositionals: false,
+    }));
+  } catch (e) {
+    console.error(`vellum generate: ${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  let model: PipelineModel | undefined;
+  let pipeline: Pipeline | undefined;
+  try {
+    if (values.model === undefined || values.prompt === undefined || (values.out === undefined && values["out-tensor"] === undefined)) {
+      throw new UsageError("--model, --prompt and --out are required");
+    }
+    const rng = values.rng ?? "gpu";
+    if (rng !== "gpu" && rng !== "cpu") throw new UsageError(`--rng must be gpu or cpu, got ${rng}`);
+    const clipSkips = (values["clip-skip"] ?? "0").split(",").map((s) => int(s.trim(), "--clip-skip")!);
+    if (clipSkips.some((c) => c < 0)) throw new UsageError("--clip-skip values must be ≥ 0");
+    const seed = values.seed !== undefined ? BigInt(values.seed) : BigInt(randomInt(0, 2 ** 32));
+    const format = formatOf(values.out ?? "out.png");
+
+    const loaded = loadModel(values.model, values.vae !== undefined ? { vaePath: values.vae } : {});
+    model = loaded.model;
+    for (const key of loaded.unmappedKeys.slice(0, 5)) console.error(`note: ignored tensor ${key}`);
+    if (values.lora !== undefined && values.lora.length > 0) {
+      const loras = values.lora.map((spec) => {
+        const m = /^(.*?)(?::(-?[\d.]+))?$/.exec(spec)!;
+        return { lora: openLora(m[1]!), weight: m[2] !== undefined ? Number(m[2]) : 1 };
+      });
+      const merged = mergeLoras(model, loras);
+      model = merged.model;
+      for (const l of merged.report.perLora) {
+        console.error(`lora ${l.path}: ${l.merged} modules merged${l.unmatched.length ? `, ${l.unmatched.length} unmatched (${l.unmatched.slice(0, 3).join(", ")}…)` : ""}`);
+      }
+    }
+    const threads = int(values.threads, "--threads");
+    pipeline = await openPipeline(model, threads !== undefined ? { threads } : {});
+    const native = (pipeline.unetConfig.sampleSize ?? 64) * pipeline.vaeScaleFactor;
+    const latentsFile = values.latents !== undefined ? readSafetensors(values.latents).get("latents") : undefined;
+    if (values.latents !== undefined && latentsFile === undefined) throw new UsageError(`${values.latents} has no "latents" tensor`);
+
+    const originalSize = pair(values["original-size"], "--original-size");
+    const cropsTopLeft = pair(values["crops-top-left"], "--crops-top-left");
+    const targetSize = pair(values["target-size"], "--target-size");
+    const guidanceRescale = num(values["guidance-rescale"], "--guidance-rescale");
+    const base: Omit<RenderRequest, "clipSkip"> = {
+      prompt: values.prompt,
+      ...(values["negative-prompt"] !== undefined && { negativePrompt: values["negative-prompt"] }),
+      literal: values.literal ?? false,
+      width: int(values.width, "--width") ?? native,
+      height: int(values.height, "--height") ?? native,
+      steps: int(values.steps, "--steps") ?? 20,
+      guidanceScale: num(values.cfg, "--cfg") ?? 7,
+      ...(guidanceRescale !== undefined && { guidanceRescale }),
+      ...(values.scheduler !== undefined && { scheduler: values.scheduler }),
+      seed,
+      rng,
+      ...(latentsFile !== undefined && { latents: latentsFile as Float32Tensor }),
+      ...(originalSize && { originalSize }),
+      ...(cropsTopLeft && { cropsTopLeft }),
+      ...(targetSize && { targetSize }),
+      format,
+    };
+    console.error(`model ${model.source} (${model.family}), seed ${seed}`);
+
+    // One text-encoder run serves every clipSkip value of a sweep.
+    const text = { prompt: base.prompt, literal: base.literal ?? false, ...(base.negativePrompt !== undefined && { negativePrompt: base.negativePrompt }) };
+    const embeddings = await pipeline.conditioner.encodeClipSkips(text, clipSkips);
+    const cells = [];
+    for (const [k, clipSkip] of clipSkips.entries()) {
+      const e = embeddings[k]!;
+      const layers = e.layers.map((l) => `${l.encoder} hidden_states[${l.hiddenStateIndex}]${l.finalLayerNorm ? " + final LN" : ""}`).join(", ");
+      console.error(`clipSkip ${clipSkip}: ${layers}`);
+      const rendered = await renderImage(pipeline, { ...base, clipSkip }, { embeddings: e, onProgress: progressBar(`clipSkip ${clipSkip}`) });
+      if (values.out !== undefined) {
+        const path = clipSkips.length > 1 ? withSuffix(values.out, `-cs${clipSkip}`) : values.out;
+        writeFileSync(path, rendered.bytes);
+        console.log(path);
+      }
+      if (values["out-tensor"] !== undefined) {
+        const path = clipSkips.length > 1 ? withSuffix(values["out-tensor"], `-cs${clipSkip}`) : values["out-tensor"];
+        writeSafetensors(path, { image: rendered.result.image.np });
+      }
+      const { rgb, width, height } = rendered.result.image;
+      cells.push({ rgb, width, height, label: `clipSkip ${clipSkip}` });
+    }
+    if (values.grid !== undefined) {
+      const grid = await makeGrid(cells, cells.length);
+      writeFileSync(values.grid, await encodeImage(grid.rgb, grid.width, grid.height, { format: formatOf(values.grid) }));
+      console.log(values.grid);
+    }
+    return 0;
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`vellum generate: ${e.message}\n\n${USAGE}`);
+      return 2;
+    }
+    console.error(`vellum generate: ${(e as Error).message}`);
+    return 1;
+  } finally {
+    await pipeline?.release();
+    if (model !== undefined) closeModel(model);
+  }
+}
