@@ -56,7 +56,7 @@ export async function handleRest(frame: unknown, authorization: string | undefin
 }
 
 function statusOf(e: WireError): number {
-  if (e.code === "serviceUnavailable") return 503;
+  if (e.code === "serviceUnavailable" || e.code === "modelNotReady") return 503;
   if (e.code === "taskNotFound") return 404;
   if (e.code === "conflictTaskUUID") return 409;
   if (e.code === "internalServerError" || e.code === "inferenceError") return 500;

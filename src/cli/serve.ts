@@ -4,7 +4,7 @@ import { accessSync, constants, statSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { createLogger } from "../api/logger.js";
 import { startVellumServer } from "../api/server.js";
-import type { ModelCatalog } from "../catalog/types.js";
+import { FolderCatalog } from "../catalog/catalog.js";
 import { ensureApiKey } from "../config/api-key-file.js";
 import { buildServerConfig, ConfigError, configFromEnv, configFromFile, type ServerConfig } from "../config/server-config.js";
 import type { Generator } from "../jobs/types.js";
@@ -28,14 +28,6 @@ const generator: Generator = async function* notWired() {
   yield* [];
   throw Object.assign(new Error("The inference pipeline is not wired into `vellum serve` yet."), { code: "modelNotReady" });
 };
-
-/** Opens the model catalog (src/catalog/catalog.ts, expected export `createCatalog(modelsDir)`). */
-async function openCatalog(modelsDir: string): Promise<ModelCatalog> {
-  const specifier = "../catalog/catalog.js";
-  const mod = (await import(specifier)) as { createCatalog?: (dir: string) => Promise<ModelCatalog> | ModelCatalog };
-  if (typeof mod.createCatalog !== "function") throw new Error("src/catalog/catalog.ts does not export createCatalog(modelsDir)");
-  return await mod.createCatalog(modelsDir);
-}
 
 function checkModelsDir(dir: string): void {
   try {
@@ -96,7 +88,8 @@ export async function serve(args: string[]): Promise<number> {
   }
   if (!config.isAuthRequired) logger.warn("authentication is disabled (--no-auth): for local development only");
   try {
-    const catalog = await openCatalog(config.modelsDir);
+    const catalog = await FolderCatalog.open({ modelsDir: config.modelsDir, dataDir: config.dataDir });
+    for (const s of catalog.skipped) logger.warn("model skipped", { path: s.path, reason: s.reason });
     const server = await startVellumServer({ config, catalog, generator, logger });
     await new Promise<void>((resolve) => {
       const stop = () => {
