@@ -1,0 +1,143 @@
+// img2img and inpainting against diffusers 0.27.2 (golden README section 8): every img2img case under our symmetric
+// clipSkip (csNone and the cs2_sym twins; the asymmetric cs2 files are diffusers' own rule and are skipped) and all
+// four inpainting cases, reproduced from the case's seed alone with the "cpu" generator; then the same runs with the
+// stored draws replayed (NaN for the draws diffusers makes but never uses), which pins the order of the draws.
+import { readFileSync, symlinkSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { closeModel, loadDiffusersFolder } from "../../src/checkpoint/model.js";
+import type { ImageToImageResult } from "../../src/pipeline/image-request.js";
+import { imageToImage } from "../../src/pipeline/image-to-image.js";
+import { inpaint } from "../../src/pipeline/inpaint.js";
+import { openPipeline } from "../../src/pipeline/pipeline.js";
+import type { Noise } from "../../src/schedulers/index.js";
+import { float32, toFloat32, type Float32Tensor } from "../../src/tensor/tensor.js";
+import { expectClose, goldenJson, goldenPath, loadGolden } from "../helpers/golden.js";
+import { goldenModelDir } from "../helpers/model-fixtures.js";
+
+interface RngDraw {
+  index: number;
+  shape: number[];
+  used: boolean;
+  stored_as?: string;
+}
+
+interface Img2ImgCase {
+  name: string;
+  file: string;
+  kind: string;
+  prompt: string;
+  negative_prompt: string | null;
+  guidance_scale: number;
+  clip_skip: number | null;
+  symmetric_clip_skip?: boolean;
+  strength: number;
+  num_inference_steps: number;
+  height: number;
+  width: number;
+  init_image: string;
+  mask_image?: string;
+  unet_in_channels?: number;
+  seed: number;
+  scheduler_config: Record<string, unknown>;
+  begin_index: number;
+  rng_draws: RngDraw[];
+}
+
+const dir = "img2img";
+const all = goldenJson<{ cases: Img2ImgCase[] }>("diffusion", dir, "index.json").cases;
+// Our clipSkip applies to both prompts: csNone cases and the _sym twins are ours; plain cs2 is diffusers' asymmetric rule.
+const img2imgCases = all.filter((c) => c.name.startsWith("img2img_") && (c.clip_skip === null || c.symmetric_clip_skip === true));
+const inpaintCases = all.filter((c) => c.name.startsWith("inpaint_"));
+
+function tensorOf(c: Img2ImgCase, key: string): Float32Tensor {
+  const t = loadGolden("diffusion", c.file).get(key);
+  if (t === undefined) throw new Error(`${c.file} has no ${key}`);
+  return toFloat32(t);
+}
+
+function modelDir(c: Img2ImgCase): string {
+  if (c.unet_in_channels !== 9) return goldenModelDir("sd1", c.scheduler_config);
+  const folder = goldenModelDir("sd1", c.scheduler_config, ["vae", "text_encoder", "tokenizer"]);
+  symlinkSync(goldenPath("diffusion", dir, "models", "unet_sd1_inpaint"), join(folder, "unet"), "dir");
+  return folder;
+}
+
+/** The stored draws in order; NaN tensors for the draws diffusers makes but never uses. */
+function replayDraws(c: Img2ImgCase): Noise & { remaining(): number } {
+  let next = 0;
+  return {
+    randn(shape) {
+      const draw = c.rng_draws[next++];
+      if (draw === undefined) throw new Error(`${c.name}: draw ${next - 1} was not made by diffusers`);
+      expect([...shape], `${c.name} draw ${draw.index} shape`).toEqual(draw.shape);
+      if (!draw.used || draw.stored_as === undefined) return float32(shape, new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(NaN));
+      return tensorOf(c, draw.stored_as);
+    },
+    remaining: () => c.rng_draws.length - next,
+  };
+}
+
+async function runCase(c: Img2ImgCase, generator?: Noise): Promise<ImageToImageResult> {
+  const model = loadDiffusersFolder(modelDir(c));
+  const pipeline = await openPipeline(model);
+  const req = {
+    prompt: c.prompt,
+    ...(c.negative_prompt !== null && { negativePrompt: c.negative_prompt }),
+    literal: true,
+    width: c.width,
+    height: c.height,
+    steps: c.num_inference_steps,
+    guidanceScale: c.guidance_scale,
+    clipSkip: c.clip_skip ?? 0,
+    seed: BigInt(c.seed),
+    rng: "cpu" as const,
+    strength: c.strength,
+    seedImage: new Uint8Array(readFileSync(goldenPath("diffusion", c.init_image))),
+  };
+  const ctx = generator === undefined ? {} : { generator };
+  try {
+    if (c.mask_image === undefined) return await imageToImage(pipeline, req, ctx);
+    return await inpaint(pipeline, { ...req, maskImage: new Uint8Array(readFileSync(goldenPath("diffusion", c.mask_image))) }, ctx);
+  } finally {
+    await pipeline.release();
+    closeModel(model);
+  }
+}
+
+function expectResult(c: Img2ImgCase, r: ImageToImageResult): void {
+  const has = (key: string) => loadGolden("diffusion", c.file).has(key);
+  expect(r.startIndex, `${c.name} begin index`).toBe(c.begin_index);
+  expectClose(r.timesteps, tensorOf(c, "timesteps"), { atol: 0, label: `${c.name} timesteps` });
+  expectClose(r.embeddings.promptEmbeds, tensorOf(c, "prompt_embeds"), { scaled: 1e-4, label: `${c.name} prompt_embeds` });
+  expectClose(r.embeddings.negativePromptEmbeds, tensorOf(c, "negative_prompt_embeds"), { scaled: 1e-4, label: `${c.name} negative_prompt_embeds` });
+  // VAE encoder outputs: abs 1e-4 (README); latents: 1e-4 relative to max |x|.
+  const imageKey = has("init_latents") ? "init_latents" : "image_latents";
+  if (has(imageKey)) expectClose(r.imageLatents!, tensorOf(c, imageKey), { atol: 1e-4, label: `${c.name} ${imageKey}` });
+  else expect(r.imageLatents, `${c.name}: init image must not be encoded`).toBeUndefined();
+  if (has("mask_latents")) expectClose(r.maskLatents!, tensorOf(c, "mask_latents"), { atol: 0, label: `${c.name} mask_latents` });
+  if (c.unet_in_channels === 9) expectClose(r.maskedImageLatents!, tensorOf(c, "masked_image_latents"), { atol: 1e-4, label: `${c.name} masked_image_latents` });
+  const startKey = has("noisy_latents") ? "noisy_latents" : "initial_latents";
+  expectClose(r.startLatents, tensorOf(c, startKey), { scaled: 1e-4, label: `${c.name} ${startKey}` });
+  expectClose(r.latents, tensorOf(c, "final_latents"), { scaled: 1e-4, label: `${c.name} final_latents` });
+  expectClose(r.image.np, tensorOf(c, "image_np"), { atol: 2e-3, label: `${c.name} image_np` });
+  expectClose(r.image.rgb, loadGolden("diffusion", c.file).get("image_uint8")!.data as Uint8Array, { atol: 1, label: `${c.name} image_uint8` });
+}
+
+describe("img2img / inpainting golden cases", () => {
+  it("has the cases", () => {
+    expect(img2imgCases).toHaveLength(12);
+    expect(inpaintCases).toHaveLength(4);
+  });
+
+  it.each([...img2imgCases, ...inpaintCases].map((c) => [c.name, c] as const))("%s from the seed alone", async (_n, c) => {
+    expectResult(c, await runCase(c));
+  });
+
+  it.each([...img2imgCases, ...inpaintCases].map((c) => [c.name, c] as const))("%s with the stored draws replayed", async (_n, c) => {
+    const draws = replayDraws(c);
+    const r = await runCase(c, draws);
+    expect(draws.remaining(), `${c.name}: draws diffusers made that we did not`).toBe(0);
+    expectResult(c, r);
+  });
+});
