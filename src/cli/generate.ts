@@ -10,6 +10,7 @@ import { encodeImage, makeGrid, type ImageFormat } from "../image/index.js";
 import { mergeLoras, openLora } from "../lora/index.js";
 import { openPipeline, type Pipeline } from "../pipeline/pipeline.js";
 import { renderImage, type RenderRequest } from "../pipeline/render.js";
+import type { ClipSkipRule } from "../conditioning/index.js";
 import type { DenoiseProgress } from "../pipeline/denoise.js";
 import type { Float32Tensor } from "../tensor/tensor.js";
 
@@ -25,6 +26,7 @@ const USAGE = `usage: vellum generate --model PATH --prompt P --out image.png [o
   --seed N                   64-bit seed (default: random, printed)
   --rng gpu|cpu              noise generator: torch CUDA (default) or torch CPU
   --clip-skip C[,C…]         layers skipped beyond the model default (docs/conventions.md); a list renders a sweep
+  --clip-skip-rule R         symmetric (default: negative prompt skipped too) or diffusers (positive only)
   --width W --height H       image size (default: the model's native size)
   --latents FILE             stored standard-normal "latents" tensor instead of seeded noise
   --original-size H,W --crops-top-left T,L --target-size H,W   SDXL size conditioning
@@ -102,6 +104,7 @@ export async function generate(args: string[]): Promise<number> {
         seed: { type: "string" },
         rng: { type: "string" },
         "clip-skip": { type: "string" },
+        "clip-skip-rule": { type: "string" },
         width: { type: "string" },
         height: { type: "string" },
         latents: { type: "string" },
@@ -137,6 +140,9 @@ export async function generate(args: string[]): Promise<number> {
     if (rng !== "gpu" && rng !== "cpu") throw new UsageError(`--rng must be gpu or cpu, got ${rng}`);
     const clipSkips = (values["clip-skip"] ?? "0").split(",").map((s) => int(s.trim(), "--clip-skip")!);
     if (clipSkips.some((c) => c < 0)) throw new UsageError("--clip-skip values must be ≥ 0");
+    const rule = values["clip-skip-rule"] ?? "symmetric";
+    if (rule !== "symmetric" && rule !== "diffusers") throw new UsageError(`--clip-skip-rule must be symmetric or diffusers, got ${rule}`);
+    const clipSkipRule: ClipSkipRule = rule;
     const seed = values.seed !== undefined ? BigInt(values.seed) : BigInt(randomInt(0, 2 ** 32));
     const format = formatOf(values.out ?? "out.png");
 
@@ -185,7 +191,7 @@ export async function generate(args: string[]): Promise<number> {
     console.error(`model ${model.source} (${model.family}), seed ${seed}`);
 
     // One text-encoder run serves every clipSkip value of a sweep.
-    const text = { prompt: base.prompt, literal: base.literal ?? false, ...(base.negativePrompt !== undefined && { negativePrompt: base.negativePrompt }) };
+    const text = { prompt: base.prompt, literal: base.literal ?? false, clipSkipRule, ...(base.negativePrompt !== undefined && { negativePrompt: base.negativePrompt }) };
     const embeddings = await pipeline.conditioner.encodeClipSkips(text, clipSkips);
     const cells = [];
     for (const [k, clipSkip] of clipSkips.entries()) {

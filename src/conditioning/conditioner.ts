@@ -18,7 +18,14 @@ export interface EncodeRequest {
   clipSkip?: number;
   /** Plain text in one 77-token chunk truncated like diffusers' encode_prompt (no weights, no BREAK). */
   literal?: boolean;
+  /**
+   * "symmetric" (default): clipSkip applies to the negative prompt too (A1111, ComfyUI, sd.cpp).
+   * "diffusers": the negative prompt stays at the model's default layer, as diffusers' reference pipelines do.
+   */
+  clipSkipRule?: ClipSkipRule;
 }
+
+export type ClipSkipRule = "symmetric" | "diffusers";
 
 export interface PromptEmbeddings {
   clipSkip: number;
@@ -109,6 +116,7 @@ export async function createConditioner(model: PipelineModel, opts: ConditionerO
 
   async function encodeClipSkips(req: Omit<EncodeRequest, "clipSkip">, clipSkips: readonly number[]): Promise<PromptEmbeddings[]> {
     const choices = clipSkips.map((c) => chooseLayers(family, layerInfo, c)); // validates before any work
+    const defaultLayers = chooseLayers(family, layerInfo, 0);
     const literal = req.literal ?? false;
     const hasNegative = req.negativePrompt !== undefined || !zeroNegative;
     const negativeText = req.negativePrompt ?? "";
@@ -136,7 +144,7 @@ export async function createConditioner(model: PipelineModel, opts: ConditionerO
       return float32([1, p], (te.data as Float32Array).subarray(row * p, (row + 1) * p));
     };
     return choices.map((layers, k) => {
-      const select = (offset: number): Float32Tensor => {
+      const select = (offset: number, layers: LayerChoice[]): Float32Tensor => {
         const out = new Float32Array(n * SEQ * dim);
         let col = 0;
         slotRuns.forEach((r, s) => {
@@ -154,8 +162,9 @@ export async function createConditioner(model: PipelineModel, opts: ConditionerO
         });
         return float32([1, n * SEQ, dim], out);
       };
-      const promptEmbeds = select(0);
-      const negativePromptEmbeds = hasNegative ? select(n) : float32([1, n * SEQ, dim]);
+      const promptEmbeds = select(0, layers);
+      const negativeLayers = req.clipSkipRule === "diffusers" ? defaultLayers : layers;
+      const negativePromptEmbeds = hasNegative ? select(n, negativeLayers) : float32([1, n * SEQ, dim]);
       const pos = pooled(0);
       const neg = hasNegative ? pooled(n) : undefined;
       return {

@@ -6,6 +6,7 @@ export {
   encodePrompts,
   encodePromptsForClipSkips,
   type Conditioner,
+  type ClipSkipRule,
   type ConditionerOptions,
   type EncodeRequest,
   type PromptEmbeddings,

@@ -1,7 +1,7 @@
 // Text-to-image, step for step as diffusers' StableDiffusion(XL)Pipeline: encode the prompts (clipSkip applied to
 // both), draw the initial latents from the seed, denoise with classifier-free guidance in one batch-2 UNet run per
 // step, decode with the VAE. Progress is reported per step; an AbortSignal cancels between steps.
-import type { PromptEmbeddings } from "../conditioning/index.js";
+import type { ClipSkipRule, PromptEmbeddings } from "../conditioning/index.js";
 import { latentsImageToRgb, type DecodedImage } from "../image/index.js";
 import { createGenerator } from "../rng/index.js";
 import { createScheduler, type Noise } from "../schedulers/index.js";
@@ -30,6 +30,8 @@ export interface TextToImageRequest {
   latents?: Float32Tensor;
   /** Our unit (docs/conventions.md). */
   clipSkip?: number;
+  /** "symmetric" (default) or "diffusers" (negative prompt not skipped, as diffusers' pipelines). */
+  clipSkipRule?: ClipSkipRule;
   /** SDXL micro-conditioning (height, width); defaults: original = target = the image size, crops (0, 0). */
   originalSize?: readonly [number, number];
   cropsTopLeft?: readonly [number, number];
@@ -75,6 +77,7 @@ export async function textToImage(pipeline: Pipeline, req: TextToImageRequest, c
       ...(req.negativePrompt !== undefined && { negativePrompt: req.negativePrompt }),
       clipSkip: req.clipSkip ?? 0,
       literal: req.literal ?? false,
+      ...(req.clipSkipRule !== undefined && { clipSkipRule: req.clipSkipRule }),
     }));
   const scheduler = createScheduler(req.scheduler, pipeline.schedulerConfig, req.steps);
   const generator: Noise = createGenerator(req.rng ?? "gpu", req.seed);

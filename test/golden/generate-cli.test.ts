@@ -95,7 +95,7 @@ describe("vellum generate", () => {
   });
 
   it("replays a stored-latents golden case through the command line", async () => {
-    const c = symmetricCases("pipelines_symmetric").find((x) => x.family === "sd1" && x.request.clipSkip > 0 && x.request.negativePrompt !== undefined)!;
+    const c = symmetricCases("pipelines_symmetric").find((x) => x.family === "sd1" && (x.request.clipSkip ?? 0) > 0 && x.request.negativePrompt !== undefined)!;
     const dir = goldenModelDir("sd1", c.schedulerConfig);
     const latents = join(out, "latents.safetensors");
     writeSafetensors(latents, { latents: caseTensor(c, "initial_latents") });

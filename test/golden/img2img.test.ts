@@ -9,6 +9,7 @@ import { closeModel, loadDiffusersFolder } from "../../src/checkpoint/model.js";
 import type { ImageToImageResult } from "../../src/pipeline/image-request.js";
 import { imageToImage } from "../../src/pipeline/image-to-image.js";
 import { inpaint } from "../../src/pipeline/inpaint.js";
+import { encodeImage } from "../../src/image/index.js";
 import { openPipeline } from "../../src/pipeline/pipeline.js";
 import type { Noise } from "../../src/schedulers/index.js";
 import { float32, toFloat32, type Float32Tensor } from "../../src/tensor/tensor.js";
@@ -139,5 +140,50 @@ describe("img2img / inpainting golden cases", () => {
     const r = await runCase(c, draws);
     expect(draws.remaining(), `${c.name}: draws diffusers made that we did not`).toBe(0);
     expectResult(c, r);
+  });
+});
+
+describe("img2img / inpainting refusals on the golden models", () => {
+  const base = {
+    prompt: "a bowl of ripe oranges",
+    literal: true,
+    width: 64,
+    height: 64,
+    steps: 6,
+    guidanceScale: 5,
+    seed: 1n,
+    rng: "cpu" as const,
+    strength: 0.75,
+    seedImage: new Uint8Array(readFileSync(goldenPath("diffusion", dir, "init_1.png"))),
+  };
+  const mask = new Uint8Array(readFileSync(goldenPath("diffusion", dir, "mask_0.png")));
+
+  async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
+    const e = await p.then(() => undefined, (err: unknown) => err);
+    return (e as { code?: string } | undefined)?.code;
+  }
+
+  it("refuses a 9-channel UNet without a mask, bad strengths, bad images and a mask of another size", async () => {
+    const unet9 = inpaintCases.find((c) => c.unet_in_channels === 9)!;
+    const model9 = loadDiffusersFolder(modelDir(unet9));
+    const p9 = await openPipeline(model9);
+    const model4 = loadDiffusersFolder(goldenModelDir("sd1", unet9.scheduler_config));
+    const p4 = await openPipeline(model4);
+    try {
+      expect(await codeOf(imageToImage(p9, base))).toBe("invalidMaskImage");
+      expect(await codeOf(imageToImage(p4, { ...base, strength: 0 }))).toBe("invalidStrength");
+      expect(await codeOf(inpaint(p9, { ...base, strength: 1.5, maskImage: mask }))).toBe("invalidStrength");
+      expect(await codeOf(imageToImage(p4, { ...base, seedImage: new Uint8Array([1, 2, 3]) }))).toBe("invalidSeedImage");
+      expect(await codeOf(inpaint(p4, { ...base, maskImage: new Uint8Array([1, 2, 3]) }))).toBe("invalidMaskImage");
+      const seed128 = await imageToImage(p4, { ...base, width: 128, height: 64, strength: 1 });
+      expect([seed128.image.width, seed128.image.height]).toEqual([128, 64]);
+      const seedImage = new Uint8Array(readFileSync(goldenPath("diffusion", dir, "init_0.png")));
+      const otherMask = await encodeImage(new Uint8Array(32 * 32 * 3).fill(255), 32, 32, { format: "png" });
+      expect(await codeOf(inpaint(p9, { ...base, seedImage, maskImage: otherMask }))).toBe("invalidMaskImage");
+    } finally {
+      await Promise.all([p9.release(), p4.release()]);
+      closeModel(model9);
+      closeModel(model4);
+    }
   });
 });
