@@ -94,7 +94,7 @@ export function createRun(container, slots, { isCompare, seed }) {
       card.meta.textContent = parts.join(" · ");
       const src = imageSrc(item);
       const img = el("img", { src, alt: `Generated image, ${card.label}${itemSeed !== undefined ? `, seed ${itemSeed}` : ""}` });
-      const link = el("a", { href: src, download: `vellum-${itemSeed ?? "image"}${cs !== undefined ? `-clipskip${cs}` : ""}.png`, class: "download" }, "Download PNG");
+      const link = el("a", { href: src, download: `vellum-${itemSeed ?? "image"}${cs !== undefined ? `-clipskip${cs}` : ""}.png`, class: "download", target: "_blank", rel: "noopener" }, "Download PNG");
       link.setAttribute("aria-label", `Download ${card.label} as PNG`);
       card.frame.replaceChildren(img);
       card.card.querySelector("figcaption").append(link);
