@@ -1,7 +1,8 @@
 // Typed helpers over GraphCore for what text encoders, UNets and VAEs need. Every helper is a few ONNX ops
 // (opset 17); shapes in comments use B = batch, L = sequence, C = channels, N = heads, D = head dim.
 import { float32, tensor, type DType } from "../tensor/tensor.js";
-import { GraphCore, ONNX_FLOAT, type OpOptions, type Value } from "./graph-core.js";
+import { defaultAttentionKernel, type AttentionKernel } from "./attention-kernel.js";
+import { GraphCore, MS_DOMAIN, ONNX_FLOAT, type OpOptions, type Value } from "./graph-core.js";
 import { ONNX_DTYPE } from "./onnx-proto.js";
 
 export type Operand = Value | number;
@@ -19,8 +20,10 @@ export interface AttentionOptions {
   heads: number;
   /** Multiplies q before q·kᵀ (default head_dim^-0.5 must be passed by the caller: the helper does not know D). */
   scale: number;
-  /** Added to the scores [.., Lq, Lk] before the softmax (e.g. a causal mask). */
+  /** Added to the scores before the softmax (e.g. a causal mask): [Lq, Lk] or [B|1, N|1, Lq, Lk]. */
   mask?: Value;
+  /** Default: `defaultAttentionKernel()` (VELLUM_ATTENTION, else "mha"). */
+  kernel?: AttentionKernel;
   name?: string;
 }
 
@@ -232,6 +235,12 @@ export class GraphBuilder extends GraphCore {
    */
   attention(q: Value, k: Value, v: Value, o: AttentionOptions): Value {
     const name = o.name ?? "attention";
+    if ((o.kernel ?? defaultAttentionKernel()) === "mha") {
+      // inputs: query, key, value, bias, key_padding_mask, attention_bias [B|1, N|1, Lq, Lk]
+      const bias = o.mask === undefined ? undefined : this.maskAsBias(o.mask, `${name}/mask`);
+      const inputs = bias === undefined ? [q, k, v] : [q, k, v, undefined, undefined, bias];
+      return this.op("MultiHeadAttention", inputs, { num_heads: o.heads, scale: o.scale }, { name, domain: MS_DOMAIN }); // [B, Lq, N·D]
+    }
     const heads = (x: Value, tag: string, perm: number[]) =>
       this.transpose(this.reshape(x, [0, 0, o.heads, -1], `${name}/${tag}_heads`), perm, `${name}/${tag}_transpose`);
     const qh = heads(this.mul(q, o.scale), "q", [0, 2, 1, 3]); // [B, N, Lq, D]
@@ -242,5 +251,10 @@ export class GraphBuilder extends GraphCore {
     const probs = this.softmax(scores, -1, `${name}/softmax`); // [B, N, Lq, Lk]
     const out = this.matmul(probs, vh, { name: `${name}/context` }); // [B, N, Lq, D]
     return this.reshape(this.transpose(out, [0, 2, 1, 3], `${name}/merge`), [0, 0, -1], `${name}/merge_heads`); // [B, Lq, N·D]
+  }
+
+  /** A [Lq, Lk] (or any broadcastable) mask as the 4-D attention bias MultiHeadAttention takes. */
+  private maskAsBias(mask: Value, name: string): Value {
+    return this.expand(mask, [1, 1, 1, 1], name); // [B|1, N|1, Lq, Lk]
   }
 }

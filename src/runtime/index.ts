@@ -1,3 +1,5 @@
 // Runtime adapter: the only module importing onnxruntime-node.
-export { createSession, openSessionCount, type Session, type SessionOptions } from "./session.js";
+export { assertDevice, DEVICES, listSupportedBackends, type Backend, type Device } from "./backends.js";
+export { createSession, openSessionCount, type Session } from "./session.js";
+export { resolveOptions, type OptimizationLevel, type SessionOptions } from "./session-options.js";
 export { cacheRoot, materialize, modelHash } from "./model-cache.js";

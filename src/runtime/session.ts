@@ -1,17 +1,17 @@
 // The only importer of onnxruntime-node. A Session runs a built graph on our Tensor type (int64 ids included).
-// Sessions are cached by model hash and thread count, and reference-counted: release() frees the native
-// session when its last user lets go.
-import { availableParallelism } from "node:os";
+// Sessions are cached by model hash and options, and reference-counted: release() frees the native session when
+// its last user lets go. With `cacheOptimized`, the first session of a model saves ONNX Runtime's optimised graph
+// in the model's cache folder and later sessions load that instead of optimising again.
+import { existsSync, renameSync } from "node:fs";
+import { dirname, join } from "node:path";
 import ort from "onnxruntime-node";
 import type { BuiltGraph } from "../graph/index.js";
 import { tensor, type DType, type Tensor } from "../tensor/tensor.js";
+import { assertDevice } from "./backends.js";
 import { materialize, modelHash } from "./model-cache.js";
+import { optimizedNames, optionsKey, resolveOptions, toOrtOptions, type ResolvedOptions, type SessionOptions } from "./session-options.js";
 
-export interface SessionOptions {
-  /** intra-op threads; default = available cores. */
-  threads?: number;
-  device?: "cpu";
-}
+export type { SessionOptions } from "./session-options.js";
 
 export interface Session {
   readonly inputNames: readonly string[];
@@ -56,19 +56,27 @@ export function openSessionCount(): number {
   return cache.size;
 }
 
+/** Opens the native session: from the saved optimised model when there is one, else from the built model. */
+async function openNative(modelPath: string, o: ResolvedOptions): Promise<ort.InferenceSession> {
+  if (!o.cacheOptimized || o.device !== "cpu") return ort.InferenceSession.create(modelPath, toOrtOptions(o));
+  const names = optimizedNames(o);
+  const optimized = join(dirname(modelPath), names.model);
+  if (existsSync(optimized)) return ort.InferenceSession.create(optimized, toOrtOptions(o, { isOptimized: true }));
+  // save under a temporary name, publish by rename once ONNX Runtime has written both files
+  const tmp = `${optimized}.${process.pid}.tmp`;
+  const session = await ort.InferenceSession.create(modelPath, toOrtOptions(o, { saveOptimizedTo: tmp }));
+  if (existsSync(tmp)) renameSync(tmp, optimized);
+  return session;
+}
+
 export async function createSession(built: BuiltGraph, opts: SessionOptions = {}): Promise<Session> {
-  const threads = opts.threads ?? availableParallelism();
+  const o = resolveOptions(opts);
+  if (o.device !== "cpu") assertDevice(o.device);
   const hash = modelHash(built);
-  const key = `${hash}/${threads}`;
+  const key = `${hash}/${optionsKey(o)}`;
   let entry = cache.get(key);
   if (entry === undefined) {
-    const modelPath = materialize(built, hash);
-    const session = ort.InferenceSession.create(modelPath, {
-      executionProviders: ["cpu"],
-      graphOptimizationLevel: "all",
-      intraOpNumThreads: threads,
-      interOpNumThreads: 1,
-    });
+    const session = openNative(materialize(built, hash), o);
     entry = { session, refs: 0 };
     cache.set(key, entry);
     session.catch(() => cache.delete(key));

@@ -1,0 +1,143 @@
+// npm run bench -- --model FILE [--size 512] [--steps N] [--runs 3] [--threads T] [--device cpu|webgpu|cuda] …
+// Per stage: median and min wall time over runs, achieved GFLOP/s from FLOPs counted on the configs (bench/flops.ts),
+// peak RSS (VmHWM), then one JSON line. `load→first step` is measured from reading the checkpoint header to the first
+// CFG UNet step's output, text encoders and UNet session included; its first run is "new" when the cache is empty.
+import { mkdtempSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { loadModel } from "../src/checkpoint/load.js";
+import { closeModel } from "../src/checkpoint/model.js";
+import { parseClipTextConfig } from "../src/models/clip-text.js";
+import { DEVICES, listSupportedBackends, resolveOptions, type Device, type OptimizationLevel, type SessionOptions } from "../src/runtime/index.js";
+import { clipTextFlops, unetFlops, vaeDecoderFlops } from "./flops.js";
+import { benchModel, cfgStepFeeds, openConditioner, openUNet, openVAEDecoder, PROMPT, runUNet, vaeFeeds } from "./stages.js";
+import { runPipeline } from "./pipeline-run.js";
+import { formatStage, gib, procStatusBytes, summarize, timeStage, type StageResult } from "./stats.js";
+
+const USAGE = `usage: npm run bench -- --model FILE [--size 512] [--steps N] [--runs 3] [--load-runs R] [--threads T] [--inter-op T]
+  [--device cpu|webgpu|cuda] [--attention mha|unfused] [--opt-level disabled|basic|extended|all] [--prepack on|off]
+  [--cache-optimized] [--cache-dir DIR | --fresh-cache] [--stages load,text,unet,vae] [--list-backends]`;
+
+const { values } = parseArgs({
+  options: {
+    model: { type: "string" },
+    size: { type: "string", default: "512" },
+    steps: { type: "string", default: "0" },
+    runs: { type: "string", default: "3" },
+    "load-runs": { type: "string" },
+    threads: { type: "string" },
+    "inter-op": { type: "string" },
+    device: { type: "string", default: "cpu" },
+    attention: { type: "string" },
+    "opt-level": { type: "string" },
+    prepack: { type: "string" },
+    "cache-optimized": { type: "boolean", default: false },
+    "cache-dir": { type: "string" },
+    "fresh-cache": { type: "boolean", default: false },
+    stages: { type: "string", default: "load,text,unet,vae" },
+    "list-backends": { type: "boolean", default: false },
+    help: { type: "boolean", default: false },
+  },
+});
+
+if (values["list-backends"]) {
+  for (const b of listSupportedBackends()) console.log(`${b.name.padEnd(10)} bundled=${b.bundled} installed=${b.installed}`);
+  process.exit(0);
+}
+if (values.help || values.model === undefined) {
+  console.error(USAGE);
+  process.exit(values.help ? 0 : 2);
+}
+if (!(DEVICES as readonly string[]).includes(values.device)) throw new Error(`--device must be one of ${DEVICES.join(", ")}`);
+if (values.attention !== undefined) process.env["VELLUM_ATTENTION"] = values.attention; // read when graphs are built
+if (values["fresh-cache"]) process.env["VELLUM_CACHE_DIR"] = mkdtempSync(join(tmpdir(), "vellum-bench-cache-"));
+else if (values["cache-dir"] !== undefined) process.env["VELLUM_CACHE_DIR"] = values["cache-dir"];
+
+const size = Number(values.size);
+const runs = Number(values.runs);
+const loadRuns = Number(values["load-runs"] ?? values.runs);
+const stages = new Set(values.stages.split(","));
+const opts: SessionOptions = {
+  device: values.device as Device,
+  cacheOptimized: values["cache-optimized"],
+  ...(values.threads !== undefined && { threads: Number(values.threads) }),
+  ...(values["inter-op"] !== undefined && { interOpThreads: Number(values["inter-op"]) }),
+  ...(values["opt-level"] !== undefined && { optimizationLevel: values["opt-level"] as OptimizationLevel }),
+  ...(values.prepack !== undefined && { prepacking: values.prepack !== "off" }),
+};
+const resolved = resolveOptions(opts);
+console.log(`model ${values.model}, ${size}×${size}, ${runs} runs; ${cpus().length} × ${cpus()[0]?.model ?? "?"}`);
+console.log(`options ${JSON.stringify({ ...resolved, attention: process.env["VELLUM_ATTENTION"] ?? "mha", cache: process.env["VELLUM_CACHE_DIR"] ?? "default" })}`);
+
+const results: StageResult[] = [];
+const report = (r: StageResult): void => {
+  results.push(r);
+  console.log(formatStage(r));
+};
+const latent = size / 8;
+
+// load → first CFG step; the last load's sessions serve the other stages
+const loadMs: number[] = [];
+let open: Awaited<ReturnType<typeof openAll>> | undefined;
+async function openAll() {
+  const t0 = performance.now();
+  const m = benchModel(loadModel(values.model!).model);
+  const conditioner = await openConditioner(m, opts);
+  const unet = await openUNet(m, opts);
+  const emb = await conditioner.encode(PROMPT);
+  const feeds = cfgStepFeeds(m, emb, latent, latent);
+  await runUNet(unet, feeds);
+  loadMs.push(performance.now() - t0);
+  return { m, conditioner, unet, feeds };
+}
+const loadCount = stages.has("load") ? Math.max(1, loadRuns) : 1;
+for (let i = 0; i < loadCount; i++) {
+  if (open !== undefined) {
+    await Promise.all([open.conditioner.release(), open.unet.release()]);
+    closeModel(open.m.model);
+  }
+  open = await openAll();
+  console.log(`  load→first step run ${i + 1}: ${(loadMs.at(-1)! / 1000).toFixed(2)} s, RSS ${gib(procStatusBytes("VmRSS"))}, peak ${gib(procStatusBytes("VmHWM"))}`);
+}
+const { m, conditioner, unet, feeds } = open!;
+if (stages.has("load")) {
+  report(summarize("load→first step (new)", loadMs.slice(0, 1), 0));
+  if (loadMs.length > 1) report(summarize("load→first step (again)", loadMs.slice(1), 0));
+}
+
+const unetStepFlops = unetFlops(m.unetConfig, { batch: 2, height: latent, width: latent, contextTokens: 77 });
+if (stages.has("text")) {
+  const clip = [m.model.textEncoder, m.model.textEncoder2].filter((c) => c !== undefined).map((c) => parseClipTextConfig(c.config));
+  const flops = clip.reduce((s, c) => s + clipTextFlops(c, { batch: 2, tokens: 77 }), 0);
+  report(await timeStage("text encode (pos+neg)", runs, flops, () => conditioner.encode(PROMPT)));
+}
+if (stages.has("unet")) report(await timeStage("UNet CFG step", runs, unetStepFlops, () => runUNet(unet, feeds)));
+let vaeOpenMs = 0;
+if (stages.has("vae") || Number(values.steps) > 0) {
+  const t0 = performance.now();
+  const decoder = await openVAEDecoder(m, opts);
+  vaeOpenMs = performance.now() - t0;
+  console.log(`  VAE decoder session: ${(vaeOpenMs / 1000).toFixed(2)} s`);
+  if (stages.has("vae")) {
+    const flops = vaeDecoderFlops(m.vaeConfig, { batch: 1, height: latent, width: latent });
+    report(await timeStage("VAE decode", runs, flops, () => decoder.run(vaeFeeds(m, latent, latent))));
+  }
+  if (Number(values.steps) > 0) {
+    const steps = Number(values.steps);
+    const ms = await runPipeline(m, conditioner, unet, decoder, { size, steps });
+    report(summarize(`pipeline ${steps} steps`, [ms], 0));
+  }
+}
+const peak = procStatusBytes("VmHWM");
+console.log(`peak RSS ${gib(peak)}; UNet step ${(unetStepFlops / 1e9).toFixed(0)} GFLOP; VAE open ${(vaeOpenMs / 1000).toFixed(2)} s`);
+console.log(
+  JSON.stringify({
+    model: values.model,
+    size,
+    options: { ...resolved, attention: process.env["VELLUM_ATTENTION"] ?? "mha" },
+    stages: Object.fromEntries(results.map((r) => [r.stage, { medianMs: r.medianMs, minMs: r.minMs, runsMs: r.runsMs, flops: r.flops, gflops: r.gflops }])),
+    vaeOpenMs,
+    peakRssBytes: peak,
+  }),
+);

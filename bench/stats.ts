@@ -1,0 +1,54 @@
+// Timing and memory helpers for the benchmark: runs of an async stage, median/min, peak RSS from /proc.
+import { readFileSync } from "node:fs";
+
+export interface StageResult {
+  readonly stage: string;
+  readonly runsMs: readonly number[];
+  readonly medianMs: number;
+  readonly minMs: number;
+  /** FLOPs of one run (0 when not counted). */
+  readonly flops: number;
+  /** Achieved GFLOP/s at the median time. */
+  readonly gflops: number;
+}
+
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** Runs `fn` `runs` times (after `warmup` untimed runs) and summarises the wall times. */
+export async function timeStage(stage: string, runs: number, flops: number, fn: () => Promise<unknown>, warmup = 0): Promise<StageResult> {
+  for (let i = 0; i < warmup; i++) await fn();
+  const runsMs: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await fn();
+    runsMs.push(performance.now() - t0);
+  }
+  return summarize(stage, runsMs, flops);
+}
+
+export function summarize(stage: string, runsMs: readonly number[], flops: number): StageResult {
+  const medianMs = median(runsMs);
+  return { stage, runsMs, medianMs, minMs: Math.min(...runsMs), flops, gflops: flops > 0 ? flops / 1e9 / (medianMs / 1000) : 0 };
+}
+
+/** A field of /proc/self/status in bytes (VmHWM = peak RSS, VmRSS = current); undefined off Linux. */
+export function procStatusBytes(field: "VmHWM" | "VmRSS"): number | undefined {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(readFileSync("/proc/self/status", "utf8"));
+    return m === null ? undefined : Number(m[1]) * 1024;
+  } catch {
+    return undefined;
+  }
+}
+
+export const gib = (bytes: number | undefined): string => (bytes === undefined ? "n/a" : `${(bytes / 2 ** 30).toFixed(2)} GiB`);
+
+export function formatStage(r: StageResult): string {
+  const s = (ms: number) => `${(ms / 1000).toFixed(3)} s`;
+  const rate = r.flops > 0 ? `  ${(r.flops / 1e9).toFixed(1)} GFLOP → ${r.gflops.toFixed(1)} GFLOP/s` : "";
+  return `${r.stage.padEnd(22)} median ${s(r.medianMs).padStart(10)}  min ${s(r.minMs).padStart(10)}  (${r.runsMs.length} runs)${rate}`;
+}

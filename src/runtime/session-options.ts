@@ -1,0 +1,70 @@
+// Our session options and their translation to onnxruntime-node's. Every field is a lever measured in
+// docs/performance.md; defaults are the measured best on a 2-core AVX2 CPU.
+import { availableParallelism } from "node:os";
+import type ort from "onnxruntime-node";
+import type { Device } from "./backends.js";
+
+export type OptimizationLevel = "disabled" | "basic" | "extended" | "all";
+
+export interface SessionOptions {
+  /** intra-op threads; default = available cores. */
+  threads?: number;
+  /** inter-op threads (parallel branches); default 1 (sequential execution). */
+  interOpThreads?: number;
+  /** Execution provider; default "cpu". */
+  device?: Device;
+  /** ONNX Runtime graph optimisation level; default "all". */
+  optimizationLevel?: OptimizationLevel;
+  /** Weight prepacking for GEMM/conv (faster runs, a second weight copy while the session is created); default true. */
+  prepacking?: boolean;
+  /**
+   * Save the optimised model (weights in a side file) in the model's cache folder and load it next time instead
+   * of optimising again; default false. Only meaningful for the CPU provider.
+   */
+  cacheOptimized?: boolean;
+}
+
+export type ResolvedOptions = Required<SessionOptions>;
+
+export function resolveOptions(opts: SessionOptions): ResolvedOptions {
+  return {
+    threads: opts.threads ?? availableParallelism(),
+    interOpThreads: opts.interOpThreads ?? 1,
+    device: opts.device ?? "cpu",
+    optimizationLevel: opts.optimizationLevel ?? "all",
+    prepacking: opts.prepacking ?? true,
+    cacheOptimized: opts.cacheOptimized ?? false,
+  };
+}
+
+/** Cache key part: sessions differing in any option are different native sessions. */
+export function optionsKey(o: ResolvedOptions): string {
+  return [o.device, o.threads, o.interOpThreads, o.optimizationLevel, o.prepacking ? "pp" : "nopp", o.cacheOptimized ? "opt" : ""].join("/");
+}
+
+/** File names of the optimised model and its weights inside a model's cache folder (one pair per level). */
+export function optimizedNames(o: ResolvedOptions): { model: string; weights: string } {
+  return { model: `opt-${o.optimizationLevel}.onnx`, weights: `opt-${o.optimizationLevel}.data` };
+}
+
+/**
+ * onnxruntime-node options. `saveOptimizedTo`: write the optimised model there (initializers ≥ 1 KiB go to its
+ * weights file beside it). `isOptimized`: the model file already is an optimised one, so skip optimising.
+ */
+export function toOrtOptions(o: ResolvedOptions, saving: { saveOptimizedTo?: string; isOptimized?: boolean } = {}): ort.InferenceSession.SessionOptions {
+  const session: Record<string, string> = {};
+  if (!o.prepacking) session["disable_prepacking"] = "1";
+  if (saving.saveOptimizedTo !== undefined) {
+    session["optimized_model_external_initializers_file_name"] = optimizedNames(o).weights;
+    session["optimized_model_external_initializers_min_size_in_bytes"] = "1024";
+  }
+  return {
+    executionProviders: [o.device],
+    graphOptimizationLevel: saving.isOptimized === true ? "disabled" : o.optimizationLevel,
+    intraOpNumThreads: o.threads,
+    interOpNumThreads: o.interOpThreads,
+    executionMode: o.interOpThreads > 1 ? "parallel" : "sequential",
+    ...(saving.saveOptimizedTo !== undefined && { optimizedModelFilePath: saving.saveOptimizedTo }),
+    ...(Object.keys(session).length > 0 && { extra: { session } }),
+  };
+}
