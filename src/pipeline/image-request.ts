@@ -66,6 +66,7 @@ export async function prepareImageRun(pipeline: Pipeline, req: ImageToImageReque
       ...(req.negativePrompt !== undefined && { negativePrompt: req.negativePrompt }),
       clipSkip: req.clipSkip ?? 0,
       literal: req.literal ?? false,
+      ...(req.clipSkipRule !== undefined && { clipSkipRule: req.clipSkipRule }),
     }));
   const f = pipeline.vaeScaleFactor;
   return {

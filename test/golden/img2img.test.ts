@@ -1,5 +1,5 @@
-// img2img and inpainting against diffusers 0.27.2 (golden README section 8): every img2img case under our symmetric
-// clipSkip (csNone and the cs2_sym twins; the asymmetric cs2 files are diffusers' own rule and are skipped) and all
+// img2img and inpainting against diffusers 0.27.2 (golden README section 8): every img2img case (csNone and the
+// cs2_sym twins under our symmetric clipSkip; the asymmetric cs2 files through clipSkipRule "diffusers") and all
 // four inpainting cases, reproduced from the case's seed alone with the "cpu" generator; then the same runs with the
 // stored draws replayed (NaN for the draws diffusers makes but never uses), which pins the order of the draws.
 import { readFileSync, symlinkSync } from "node:fs";
@@ -47,8 +47,9 @@ interface Img2ImgCase {
 
 const dir = "img2img";
 const all = goldenJson<{ cases: Img2ImgCase[] }>("diffusion", dir, "index.json").cases;
-// Our clipSkip applies to both prompts: csNone cases and the _sym twins are ours; plain cs2 is diffusers' asymmetric rule.
-const img2imgCases = all.filter((c) => c.name.startsWith("img2img_") && (c.clip_skip === null || c.symmetric_clip_skip === true));
+// Our clipSkip applies to both prompts (csNone, _sym twins); plain cs2 is diffusers' positive-only rule.
+const img2imgCases = all.filter((c) => c.name.startsWith("img2img_"));
+const asymmetric = (c: Img2ImgCase) => c.clip_skip !== null && c.symmetric_clip_skip !== true;
 const inpaintCases = all.filter((c) => c.name.startsWith("inpaint_"));
 
 function tensorOf(c: Img2ImgCase, key: string): Float32Tensor {
@@ -91,6 +92,7 @@ async function runCase(c: Img2ImgCase, generator?: Noise): Promise<ImageToImageR
     steps: c.num_inference_steps,
     guidanceScale: c.guidance_scale,
     clipSkip: c.clip_skip ?? 0,
+    ...(asymmetric(c) && { clipSkipRule: "diffusers" as const }),
     seed: BigInt(c.seed),
     rng: "cpu" as const,
     strength: c.strength,
@@ -127,7 +129,8 @@ function expectResult(c: Img2ImgCase, r: ImageToImageResult): void {
 
 describe("img2img / inpainting golden cases", () => {
   it("has the cases", () => {
-    expect(img2imgCases).toHaveLength(12);
+    expect(img2imgCases).toHaveLength(18);
+    expect(img2imgCases.filter(asymmetric)).toHaveLength(6);
     expect(inpaintCases).toHaveLength(4);
   });
 
