@@ -1,17 +1,19 @@
 // `vellum encode`: prompt (+ negative) → text embeddings with clipSkip, written as float32 safetensors.
 import { parseArgs } from "node:util";
 import { writeSafetensors } from "../checkpoint/safetensors.js";
-import { closeModel, loadDiffusersFolder } from "../checkpoint/model.js";
+import { loadModel } from "../checkpoint/load.js";
+import { closeModel } from "../checkpoint/model.js";
 import { ClipSkipError, encodePrompts, type EncodeRequest } from "../conditioning/index.js";
 import type { Tensor } from "../tensor/tensor.js";
 
-const USAGE = `usage: vellum encode --model DIR --prompt P [--negative-prompt N] [--clip-skip C] [--literal] --out F.safetensors
+const USAGE = `usage: vellum encode --model PATH --prompt P [--negative-prompt N] [--clip-skip C] [--literal] --out F.safetensors
 
 Encodes a prompt with the model's text encoder(s) and writes prompt_embeds and negative_prompt_embeds
 ([1, 77·chunks, D]) and, for SDXL, pooled_prompt_embeds and negative_pooled_prompt_embeds ([1, P]).
 
 options:
-  --model DIR            a diffusers folder (text_encoder/, text_encoder_2/, tokenizer/, tokenizer_2/)
+  --model PATH           a diffusers folder (text_encoder/, text_encoder_2/, tokenizer/, tokenizer_2/) or a
+                         single-file .safetensors checkpoint (its yaml / config.json sidecars are read)
   --prompt P             the prompt (A1111 weighting syntax and BREAK unless --literal)
   --negative-prompt N    the negative prompt; omitted on SDXL → all-zero negative embeddings
   --clip-skip C          layers skipped beyond the model's default (0 = stock; SD1.5 "Clip skip: 2" = 1)
@@ -74,7 +76,13 @@ export async function encode(args: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const model = loadDiffusersFolder(options.model);
+  let model;
+  try {
+    model = loadModel(options.model).model;
+  } catch (err) {
+    console.error(`vellum encode: ${err instanceof Error ? err.message : String(err)}`);
+    return 1;
+  }
   try {
     const r = await encodePrompts(model, options.request, options.threads === undefined ? {} : { threads: options.threads });
     const tensors: [string, Tensor][] = [
