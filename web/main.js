@@ -82,13 +82,15 @@ async function onConnect(event) {
   const url = defaultServerUrl();
   setStatus(`Connecting to ${url}…`);
   try {
-    client = await connect(url, apiKey, {
+    const next = await connect(url, apiKey, {
       onClose: (e) => {
+        if (client !== next) return; // an older connection we replaced
         ui.fields.disabled = true;
         setStatus(`Disconnected (code ${e.code}). Press Connect to reconnect.`);
       },
       onStrayError: showError,
     });
+    client = next;
   } catch (err) {
     setStatus(`Not connected: ${err.code ?? "error"}.`);
     showError(err);

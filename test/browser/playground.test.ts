@@ -248,5 +248,11 @@ describe.skipIf(!hasChromium)("playground page", () => {
     await page.reload();
     await expect(page.getByLabel("API key").inputValue()).resolves.toBe(backend.apiKey);
     await page.getByRole("status").filter({ hasText: /model.* available/ }).waitFor(); // reconnects on load
+
+    await page.getByRole("button", { name: "Connect" }).click(); // replacing a live connection
+    await page.getByRole("status").filter({ hasText: /model.* available/ }).waitFor();
+    await page.waitForTimeout(300); // still connected a moment later
+    await expect(page.getByRole("status").textContent()).resolves.toMatch(/model.* available/);
+    await expect(page.getByRole("button", { name: "Generate" }).isEnabled()).resolves.toBe(true);
   });
 });
