@@ -11,6 +11,7 @@ export default defineConfig({
       { extends: true, test: { name: "golden", include: ["test/golden/**/*.test.ts"] } },
       { extends: true, test: { name: "contract", include: ["test/contract/**/*.test.ts"] } },
       { extends: true, test: { name: "browser", include: ["test/browser/**/*.test.ts"] } },
+      { extends: true, test: { name: "jobs", include: ["test/jobs/**/*.test.ts"] } },
     ],
   },
 });
