@@ -1,6 +1,6 @@
 // `vellum generate`: one image (or a clipSkip sweep) from a model on disk, written with its metadata.
 import { randomInt } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { extname } from "node:path";
 import { parseArgs } from "node:util";
 import { readSafetensors, writeSafetensors } from "../checkpoint/safetensors.js";
@@ -10,6 +10,8 @@ import { encodeImage, makeGrid, type ImageFormat } from "../image/index.js";
 import { mergeLoras, openLora } from "../lora/index.js";
 import { openPipeline, type Pipeline } from "../pipeline/pipeline.js";
 import { renderImage, type RenderRequest } from "../pipeline/render.js";
+import { decodeSeedImage } from "../pipeline/prepare-image.js";
+import { renderSeededImage } from "../pipeline/render-seeded.js";
 import type { ClipSkipRule } from "../conditioning/index.js";
 import type { DenoiseProgress } from "../pipeline/denoise.js";
 import type { Float32Tensor } from "../tensor/tensor.js";
@@ -29,6 +31,9 @@ const USAGE = `usage: vellum generate --model PATH --prompt P --out image.png [o
   --clip-skip-rule R         symmetric (default: negative prompt skipped too) or diffusers (positive only)
   --width W --height H       image size (default: the model's native size)
   --latents FILE             stored standard-normal "latents" tensor instead of seeded noise
+  --seed-image FILE          img2img from this image (resized to --width/--height; default: its size rounded down to /8)
+  --strength S               img2img / inpainting strength in [0, 1] (default 0.8, with --mask-image 1.0)
+  --mask-image FILE          inpainting mask (white = repaint), same size as --seed-image
   --original-size H,W --crops-top-left T,L --target-size H,W   SDXL size conditioning
   --lora FILE[:WEIGHT]       apply a LoRA (repeatable; weight −4..4, default 1)
   --vae FILE                 use this VAE instead of the checkpoint's
@@ -108,6 +113,9 @@ export async function generate(args: string[]): Promise<number> {
         width: { type: "string" },
         height: { type: "string" },
         latents: { type: "string" },
+        "seed-image": { type: "string" },
+        strength: { type: "string" },
+        "mask-image": { type: "string" },
         "original-size": { type: "string" },
         "crops-top-left": { type: "string" },
         "target-size": { type: "string" },
@@ -165,6 +173,16 @@ export async function generate(args: string[]): Promise<number> {
     const native = (pipeline.unetConfig.sampleSize ?? 64) * pipeline.vaeScaleFactor;
     const latentsFile = values.latents !== undefined ? readSafetensors(values.latents).get("latents") : undefined;
     if (values.latents !== undefined && latentsFile === undefined) throw new UsageError(`${values.latents} has no "latents" tensor`);
+    const seedImagePath = values["seed-image"];
+    if (seedImagePath === undefined && (values.strength !== undefined || values["mask-image"] !== undefined)) {
+      throw new UsageError("--strength and --mask-image need --seed-image");
+    }
+    if (seedImagePath !== undefined && latentsFile !== undefined) throw new UsageError("--latents cannot be combined with --seed-image");
+    const seedImage = seedImagePath !== undefined ? await decodeSeedImage(new Uint8Array(readFileSync(seedImagePath))) : undefined;
+    const maskImage = values["mask-image"] !== undefined ? new Uint8Array(readFileSync(values["mask-image"])) : undefined;
+    const strength = num(values.strength, "--strength") ?? (maskImage !== undefined ? 1 : 0.8);
+    const f = pipeline.vaeScaleFactor;
+    const fromSeed = (side: number) => Math.floor(side / f) * f;
 
     const originalSize = pair(values["original-size"], "--original-size");
     const cropsTopLeft = pair(values["crops-top-left"], "--crops-top-left");
@@ -174,8 +192,8 @@ export async function generate(args: string[]): Promise<number> {
       prompt: values.prompt,
       ...(values["negative-prompt"] !== undefined && { negativePrompt: values["negative-prompt"] }),
       literal: values.literal ?? false,
-      width: int(values.width, "--width") ?? native,
-      height: int(values.height, "--height") ?? native,
+      width: int(values.width, "--width") ?? (seedImage !== undefined ? fromSeed(seedImage.width) : native),
+      height: int(values.height, "--height") ?? (seedImage !== undefined ? fromSeed(seedImage.height) : native),
       steps: int(values.steps, "--steps") ?? 20,
       guidanceScale: num(values.cfg, "--cfg") ?? 7,
       ...(guidanceRescale !== undefined && { guidanceRescale }),
@@ -198,7 +216,11 @@ export async function generate(args: string[]): Promise<number> {
       const e = embeddings[k]!;
       const layers = e.layers.map((l) => `${l.encoder} hidden_states[${l.hiddenStateIndex}]${l.finalLayerNorm ? " + final LN" : ""}`).join(", ");
       console.error(`clipSkip ${clipSkip}: ${layers}`);
-      const rendered = await renderImage(pipeline, { ...base, clipSkip }, { embeddings: e, onProgress: progressBar(`clipSkip ${clipSkip}`) });
+      const ctx = { embeddings: e, onProgress: progressBar(`clipSkip ${clipSkip}`) };
+      const rendered =
+        seedImage !== undefined
+          ? await renderSeededImage(pipeline, { ...base, clipSkip, seedImage, strength, ...(maskImage !== undefined && { maskImage }) }, ctx)
+          : await renderImage(pipeline, { ...base, clipSkip }, ctx);
       if (values.out !== undefined) {
         const path = clipSkips.length > 1 ? withSuffix(values.out, `-cs${clipSkip}`) : values.out;
         writeFileSync(path, rendered.bytes);

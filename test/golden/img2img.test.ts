@@ -2,14 +2,17 @@
 // cs2_sym twins under our symmetric clipSkip; the asymmetric cs2 files through clipSkipRule "diffusers") and all
 // four inpainting cases, reproduced from the case's seed alone with the "cpu" generator; then the same runs with the
 // stored draws replayed (NaN for the draws diffusers makes but never uses), which pins the order of the draws.
-import { readFileSync, symlinkSync } from "node:fs";
+import { mkdtempSync, readFileSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import { readSafetensors } from "../../src/checkpoint/safetensors.js";
+import { generate } from "../../src/cli/generate.js";
 import { closeModel, loadDiffusersFolder } from "../../src/checkpoint/model.js";
 import type { ImageToImageResult } from "../../src/pipeline/image-request.js";
 import { imageToImage } from "../../src/pipeline/image-to-image.js";
 import { inpaint } from "../../src/pipeline/inpaint.js";
-import { encodeImage } from "../../src/image/index.js";
+import { encodeImage, parseParameters, readPngTextChunks } from "../../src/image/index.js";
 import { openPipeline } from "../../src/pipeline/pipeline.js";
 import type { Noise } from "../../src/schedulers/index.js";
 import { float32, toFloat32, type Float32Tensor } from "../../src/tensor/tensor.js";
@@ -189,4 +192,33 @@ describe("img2img / inpainting refusals on the golden models", () => {
       closeModel(model4);
     }
   });
+});
+
+describe("vellum generate --seed-image / --strength / --mask-image", () => {
+  const pick = (name: string) => all.find((c) => c.name === name)!;
+  it.each(["img2img_dpmpp_2m_karras_s0.75_csNone", "inpaint_unet4_euler_s0.75"].map((n) => [n, pick(n)] as const))(
+    "%s from the seed alone through the command line, with Denoising strength in the metadata",
+    async (_n, c) => {
+      const outDir = mkdtempSync(join(tmpdir(), "vellum-img2img-cli-"));
+      const png = join(outDir, "out.png");
+      const tensorPath = join(outDir, "out.safetensors");
+      const args = ["--model", modelDir(c), "--prompt", c.prompt, "--negative-prompt", c.negative_prompt!, "--literal",
+        "--steps", String(c.num_inference_steps), "--cfg", String(c.guidance_scale), "--seed", String(c.seed), "--rng", "cpu",
+        "--seed-image", goldenPath("diffusion", c.init_image), "--strength", String(c.strength),
+        ...(c.mask_image !== undefined ? ["--mask-image", goldenPath("diffusion", c.mask_image)] : []),
+        "--out", png, "--out-tensor", tensorPath];
+      const log = vi.spyOn(console, "log").mockImplementation(() => {});
+      const err = vi.spyOn(console, "error").mockImplementation(() => {});
+      try {
+        expect(await generate(args), err.mock.calls.map((a) => a.join(" ")).join("\n")).toBe(0);
+      } finally {
+        log.mockRestore();
+        err.mockRestore();
+      }
+      // No --width/--height: the seed image's size (64×64) is used.
+      expectClose(readSafetensors(tensorPath).get("image")!, tensorOf(c, "image_np"), { atol: 2e-3, label: `${c.name} CLI image_np` });
+      const parameters = readPngTextChunks(new Uint8Array(readFileSync(png)))["parameters"]!;
+      expect(parseParameters(parameters).fields["Denoising strength"]).toBe(String(c.strength));
+    },
+  );
 });
