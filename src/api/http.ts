@@ -1,10 +1,12 @@
-// Routes: GET /health (no auth), POST /v1 (tasks), GET /image/<uuid>.<ext> (no auth, unguessable). Nothing else.
+// Routes: GET /health (no auth), POST /v1 (tasks), GET /image/<uuid>.<ext> (no auth, unguessable), and the
+// playground's static files from `web/` (GET / → index.html). Nothing else.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Authenticator } from "./auth.js";
 import type { ApiContext } from "./context.js";
 import { ApiError } from "./errors.js";
 import { parseJson, stringifyJson } from "./json.js";
 import { handleRest } from "./rest.js";
+import { DEFAULT_WEB_DIR, serveStatic } from "./static-files.js";
 
 const IMAGE_ROUTE = /^\/image\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.(png|jpg|webp)$/;
 
@@ -37,7 +39,8 @@ function readBody(req: IncomingMessage, maxBytes: number): Promise<string> {
   });
 }
 
-export function createRequestHandler(ctx: ApiContext, auth: Authenticator) {
+/** `webDir`: the playground folder served at `/` (default the repository's `web/`; null = no static files). */
+export function createRequestHandler(ctx: ApiContext, auth: Authenticator, webDir: string | null = DEFAULT_WEB_DIR) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = (req.url ?? "/").split("?")[0]!;
     try {
@@ -70,6 +73,7 @@ export function createRequestHandler(ctx: ApiContext, auth: Authenticator) {
         res.end(req.method === "HEAD" ? undefined : img.bytes);
         return;
       }
+      if (webDir !== null && (req.method === "GET" || req.method === "HEAD") && (await serveStatic(webDir, path, req.method, res))) return;
       sendError(res, 404, new ApiError("invalidTask", "Not found. Endpoints: POST /v1, WebSocket on any path, GET /health, GET /image/<uuid>.<ext>.", { status: 404 }));
     } catch (err) {
       if (err instanceof ApiError) return sendError(res, err.status, err);

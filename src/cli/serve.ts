@@ -1,4 +1,5 @@
-// `vellum serve`: the Runware-compatible HTTP + WebSocket server with the in-process queue.
+// `vellum serve`: the Runware-compatible HTTP + WebSocket server with the in-process queue and the real pipeline
+// (pooled models, src/jobs/pipeline-generator.ts); an empty models folder serves the random demo model.
 // Flags override VELLUM_* env, which overrides the config file (--config or VELLUM_CONFIG).
 import { accessSync, constants, statSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -7,7 +8,7 @@ import { startVellumServer } from "../api/server.js";
 import { FolderCatalog } from "../catalog/catalog.js";
 import { ensureApiKey } from "../config/api-key-file.js";
 import { buildServerConfig, ConfigError, configFromEnv, configFromFile, type ServerConfig } from "../config/server-config.js";
-import type { Generator } from "../jobs/types.js";
+import { createPipelineGenerator } from "../jobs/pipeline-generator.js";
 
 const HELP = `usage: vellum serve [--host H] [--port N] [--models DIR] [--data DIR] [--api-key KEY]... [--no-auth] [--public-url URL] [--config FILE]
 
@@ -19,15 +20,6 @@ const HELP = `usage: vellum serve [--host H] [--port N] [--models DIR] [--data D
   --no-auth         accept every request without a key (local development only)
   --public-url URL  base of image URLs handed to clients (default http://host:port)
   --config FILE     YAML/JSON file with any setting of src/config/server-config.ts`;
-
-/**
- * The generator `serve` runs. The real pipeline (src/pipeline) is not a `Generator` yet; until it is, generation tasks
- * fail with a clear error. Wiring it in is this one line.
- */
-const generator: Generator = async function* notWired() {
-  yield* [];
-  throw Object.assign(new Error("The inference pipeline is not wired into `vellum serve` yet."), { code: "modelNotReady" });
-};
 
 function checkModelsDir(dir: string): void {
   try {
@@ -90,12 +82,13 @@ export async function serve(args: string[]): Promise<number> {
   try {
     const catalog = await FolderCatalog.open({ modelsDir: config.modelsDir, dataDir: config.dataDir });
     for (const s of catalog.skipped) logger.warn("model skipped", { path: s.path, reason: s.reason });
-    const server = await startVellumServer({ config, catalog, generator, logger });
+    const pipelines = createPipelineGenerator({ maxPipelines: 2 });
+    const server = await startVellumServer({ config, catalog, generator: pipelines.generate, logger });
     await new Promise<void>((resolve) => {
       const stop = () => {
         process.off("SIGINT", stop);
         process.off("SIGTERM", stop);
-        void server.close().then(resolve);
+        void server.close().then(() => pipelines.close()).then(resolve);
       };
       process.on("SIGINT", stop);
       process.on("SIGTERM", stop);

@@ -23,6 +23,8 @@ export interface GenerateRequest {
   readonly steps: number;
   /** Runware `CFGScale`. */
   readonly guidanceScale: number;
+  /** diffusers' `guidance_rescale` 0…1 (vellum extension field `guidanceRescale`); undefined = 0. */
+  readonly guidanceRescale?: number;
   /** Seed of the first image; image i uses seed + i (wrapping is the caller's concern: seeds stay < 2^63). */
   readonly seed: bigint;
   /** Runware scheduler name as sent (canonical spelling, e.g. "DPM++ 2M Karras"); undefined → the model's own. */
@@ -49,7 +51,10 @@ export interface GenerateRequest {
 /** Which hidden layer each text encoder used, e.g. `{ clipSkip: 1, layers: { clipL: 11 } }` (echoed to the client). */
 export interface ClipSkipApplied {
   readonly clipSkip: number;
+  /** Index into each encoder's (L+1)-long hidden_states (`clipL`, `openClipH`, `clipG`). */
   readonly layers?: Readonly<Record<string, number>>;
+  /** Whether the encoder's final layer norm was applied to that hidden state (SD1/SD2 yes, SDXL no). */
+  readonly finalLayerNorm?: boolean;
 }
 
 export interface GeneratedImage {
@@ -82,6 +87,11 @@ export type Generator = (req: GenerateRequest, ctx: GenerateContext) => AsyncIte
 export interface JobError {
   readonly code: string;
   readonly message: string;
+  /** Optional Runware error details (e.g. invalidClipSkip: parameter "clipSkip", type "integer", min, max). */
+  readonly parameter?: string;
+  readonly type?: string;
+  readonly min?: number;
+  readonly max?: number;
 }
 
 export type JobEvent =
@@ -127,10 +137,26 @@ export class QueueClosedError extends Error {
   }
 }
 
-/** Maps anything a generator threw to a wire-ready `JobError` (a string `code` is kept, otherwise `inferenceError`). */
+/**
+ * Maps anything a generator threw to a wire-ready `JobError` (a string `code` is kept, otherwise `inferenceError`;
+ * string `parameter`/`type` and finite `min`/`max` are kept as error details).
+ */
 export function toJobError(err: unknown): JobError {
-  const e = err as { code?: unknown; message?: unknown } | null;
+  const e = err as { code?: unknown; message?: unknown; parameter?: unknown; type?: unknown; min?: unknown; max?: unknown } | null;
   const message = typeof e?.message === "string" && e.message !== "" ? e.message : String(err);
   const code = typeof e?.code === "string" && /^[a-z][A-Za-z0-9]*$/.test(e.code) ? e.code : "inferenceError";
-  return { code, message };
+  const str = (v: unknown) => (typeof v === "string" && /^[A-Za-z][A-Za-z0-9_.]*$/.test(v) ? v : undefined);
+  const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : undefined);
+  const parameter = str(e?.parameter);
+  const type = str(e?.type);
+  const min = num(e?.min);
+  const max = num(e?.max);
+  return {
+    code,
+    message,
+    ...(parameter !== undefined && { parameter }),
+    ...(type !== undefined && { type }),
+    ...(min !== undefined && { min }),
+    ...(max !== undefined && { max }),
+  };
 }

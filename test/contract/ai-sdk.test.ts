@@ -1,5 +1,5 @@
 // Drives the REST endpoint with @runware/ai-sdk-provider 2.0.0 through `ai`'s generateImage, unchanged.
-// Uses the parameter-image TEST generator: switch to the real pipeline generator when src/pipeline provides one.
+// Runs the real pipeline generator over the tiny golden SD1 model.
 import { createRunware } from "@runware/ai-sdk-provider";
 import { generateImage } from "ai";
 import sharp from "sharp";

@@ -1,13 +1,12 @@
-// Drives the server with the official @runware/sdk-js 1.3.2 over WebSocket, unchanged.
-// Uses the parameter-image TEST generator: switch to the real pipeline generator when src/pipeline provides one.
+// Drives the server with the official @runware/sdk-js 1.3.2 over WebSocket, unchanged, against the real pipeline
+// generator over the tiny golden SD1 model.
 import { EModelArchitecture, Runware } from "@runware/sdk-js";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { VellumServer } from "../../src/api/server.js";
-import { API_KEY, SD1_AIR, startTestServer, wsUrl } from "./helpers/test-server.js";
+import { API_KEY, SD1_AIR, startTestServer, wsUrl, type TestServer } from "./helpers/test-server.js";
 
 type SdkClient = InstanceType<typeof Runware>;
-let server: VellumServer;
+let server: TestServer;
 let sdk: SdkClient;
 
 function client(apiKey = API_KEY): SdkClient {
@@ -55,7 +54,8 @@ describe("@runware/sdk-js 1.3.2", () => {
       expect(img.taskType).toBe("imageInference");
       expect(img.cost).toBe(0);
       expect(img.imageUUID).toMatch(/^[0-9a-f-]{36}$/);
-      expect(img.clipSkipApplied).toEqual({ clipSkip: 2, layers: { clipL: 3 } });
+      // SD1: hidden_states[L − clipSkip] then the final layer norm (the tiny CLIP-L has L = 5 layers).
+      expect(img.clipSkipApplied).toEqual({ clipSkip: 2, layers: { clipL: 5 - 2 }, finalLayerNorm: true });
       const { type, bytes } = await fetchImage(img.imageURL as string);
       expect(type).toBe("image/png");
       const meta = await sharp(bytes).metadata();
@@ -75,9 +75,10 @@ describe("@runware/sdk-js 1.3.2", () => {
 
   it("rejects an out-of-range clipSkip with invalidClipSkip and the task's UUID", async () => {
     const taskUUID = crypto.randomUUID();
-    const err = await sdk.requestImages({ positivePrompt: "bad clip", model: SD1_AIR, width: 128, height: 128, clipSkip: 5, taskUUID }).catch((e: unknown) => e);
+    const max = server.tiny.sd1.maxClipSkip!;
+    const err = await sdk.requestImages({ positivePrompt: "bad clip", model: SD1_AIR, width: 128, height: 128, clipSkip: max + 1, taskUUID }).catch((e: unknown) => e);
     const e = (err as { error: Record<string, unknown> }).error;
-    expect(e).toMatchObject({ code: "invalidClipSkip", parameter: "clipSkip", type: "integer", min: 0, max: 3, taskUUID, taskType: "imageInference" });
+    expect(e).toMatchObject({ code: "invalidClipSkip", parameter: "clipSkip", type: "integer", min: 0, max, taskUUID, taskType: "imageInference" });
     expect(e.message).toMatch(/^Invalid value for clipSkip parameter\./);
   });
 
@@ -95,7 +96,7 @@ describe("@runware/sdk-js 1.3.2", () => {
     const r = (await sdk.modelSearch({ search: "tiny", category: "checkpoint", architecture: EModelArchitecture.sd1x })) as unknown as Record<string, unknown>;
     expect(r.taskType).toBe("modelSearch");
     expect(r.totalResults).toBe(1);
-    expect((r.results as Record<string, unknown>[])[0]).toMatchObject({ air: SD1_AIR, category: "checkpoint", architecture: "sd1x", maxClipSkip: 3 });
+    expect((r.results as Record<string, unknown>[])[0]).toMatchObject({ air: SD1_AIR, category: "checkpoint", architecture: "sd1x", maxClipSkip: server.tiny.sd1.maxClipSkip });
   });
 
   it("a bad API key rejects ensureConnection with invalidApiKey", async () => {

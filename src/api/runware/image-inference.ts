@@ -78,6 +78,7 @@ const P = {
   ttl: param(z.number().int().min(60), { code: "invalidTtl", type: "integer", min: 60, rule: "ttl must be an integer number of seconds, at least 60." }),
   promptWeighting: param(z.enum(["compel", "sdEmbeds", ""]), { code: "invalidPromptWeighting", type: "string", rule: "promptWeighting must be compel or sdEmbeds." }),
   usePromptWeighting: param(z.boolean(), { code: "invalidUsePromptWeighting", type: "boolean", rule: "usePromptWeighting must be a boolean." }),
+  guidanceRescale: param(z.number().min(0).max(1), { code: "invalidGuidanceRescale", type: "float", min: 0, max: 1, rule: "guidanceRescale (vellum extension, diffusers' guidance_rescale) must be a float between 0 and 1." }),
   includeProgress: param(z.boolean(), { code: "invalidIncludeProgress", type: "boolean", rule: "includeProgress must be a boolean." }),
   acceleration: param(z.literal("none"), { code: "unsupportedParameter", type: "string", rule: "Only acceleration \"none\" is supported by this server." }),
 };
@@ -132,6 +133,7 @@ export function validateImageInference(task: Record<string, unknown>, catalog: M
   const heightPx = read(task, "height", P.height) ?? d.height ?? 512;
   const steps = read(task, "steps", P.steps) ?? d.steps ?? 20;
   const guidanceScale = read(task, "CFGScale", P.CFGScale) ?? d.CFGScale ?? 7;
+  const guidanceRescale = read(task, "guidanceRescale", P.guidanceRescale);
   const seed = read(task, "seed", P.seed) ?? BigInt(randomInt(1, 2 ** 32 - 1));
   const schedulerName = read(task, "scheduler", P.scheduler);
   const scheduler = schedulerName === undefined || schedulerName === "Default" ? d.scheduler : schedulerName;
@@ -192,6 +194,7 @@ export function validateImageInference(task: Record<string, unknown>, catalog: M
     heightPx,
     steps,
     guidanceScale,
+    ...(guidanceRescale !== undefined ? { guidanceRescale } : {}),
     seed,
     ...(scheduler !== undefined ? { scheduler } : {}),
     clipSkip,

@@ -103,7 +103,7 @@ export async function runImageInference(raw: Record<string, unknown>, caller: Ca
         return;
       case "failed":
         ctx.logger.warn("task failed", { taskUUID: task.taskUUID, code: event.error.code, error: event.error.message });
-        fail({ code: event.error.code, message: event.error.message, taskType: TASK_TYPE, taskUUID: task.taskUUID });
+        fail({ ...event.error, taskType: TASK_TYPE, taskUUID: task.taskUUID });
         return;
     }
   };
