@@ -169,6 +169,9 @@ function readCatalogFile(dir: string): CatalogFileEntry[] {
     for (const m of doc.models as CatalogFileEntry[]) {
       if (typeof m.air !== "string" || !AIR_RE.test(m.air)) throw new Error(`${p}: bad AIR ${JSON.stringify(m.air)} (expected source:id@version)`);
       if (typeof m.file !== "string") throw new Error(`${p}: entry ${m.air} has no file`);
+      if (m.predictionType !== undefined && m.predictionType !== "epsilon" && m.predictionType !== "v_prediction") {
+        throw new Error(`${p}: entry ${m.air}: predictionType must be epsilon or v_prediction, got ${JSON.stringify(m.predictionType)}`);
+      }
     }
     return doc.models as CatalogFileEntry[];
   }
@@ -245,6 +248,7 @@ export class FolderCatalog implements ModelCatalog {
       ...(civitai !== undefined && { civitaiClipSkip: civitai }),
       ...(recommended && { recommendedClipSkip: recommended }),
       ...(f.maxClipSkip !== undefined && { maxClipSkip: f.maxClipSkip }),
+      ...(d?.predictionType !== undefined && { predictionType: d.predictionType }),
       ...(d?.tags && { tags: d.tags }),
       ...(d?.description && { description: d.description }),
       ...(f.isDemo && { isDemo: true }),

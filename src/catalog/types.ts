@@ -38,6 +38,8 @@ export interface CatalogEntry {
   readonly recommendedClipSkip?: { value: number; source: "catalog" | "metadata" | "civitai" };
   /** Largest clipSkip the model's text encoders allow (undefined for non-CLIP architectures). */
   readonly maxClipSkip?: number;
+  /** From the catalog file; when set it wins over what the checkpoint and its sidecars say (pass it to loadModel). */
+  readonly predictionType?: "epsilon" | "v_prediction";
   readonly tags?: readonly string[];
   readonly description?: string;
   /** Built-in demo model with random weights. */
