@@ -1,25 +1,26 @@
 // The wire protocol with raw `ws` and `fetch` clients: several tasks per frame, ping, auth order, async + getResponse,
-// session resume, REST auth, image serving. Uses the parameter-image TEST generator (switch to the real pipeline later).
+// session resume, REST auth, image serving. Images come from the real pipeline generator over the tiny golden SD1 model.
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { VellumServer } from "../../src/api/server.js";
+import { createPipelineGenerator } from "../../src/jobs/pipeline-generator.js";
 import type { Generator } from "../../src/jobs/types.js";
 import { connectRaw, errs, items } from "./helpers/raw-ws.js";
-import { parameterImageGenerator } from "./helpers/parameter-image-generator.js";
-import { API_KEY, SD1_AIR, startTestServer, wsUrl } from "./helpers/test-server.js";
+import { API_KEY, SD1_AIR, startTestServer, wsUrl, type TestServer } from "./helpers/test-server.js";
 
-/** The test generator, slowed down so a client can disconnect mid-task. */
+const pipelines = createPipelineGenerator({ maxPipelines: 1, threads: 2 });
+/** The real generator, started late for "slow…" prompts so a client can disconnect mid-task. */
 const slowGenerator: Generator = async function* (req, ctx) {
   if (req.prompt.startsWith("slow")) await new Promise((r) => setTimeout(r, 400));
-  yield* parameterImageGenerator(req, ctx);
+  yield* pipelines.generate(req, ctx);
 };
 
-let server: VellumServer;
+let server: TestServer;
 beforeAll(async () => {
   server = await startTestServer({ generator: slowGenerator });
 });
 afterAll(async () => {
   await server?.close();
+  await pipelines.close();
 });
 
 const inference = (extra: Record<string, unknown> = {}) => ({
@@ -62,7 +63,7 @@ describe("WebSocket protocol", () => {
     const g = await c.waitFor((f) => items(f)[0]?.taskUUID === good.taskUUID);
     expect(items(g)[0]).toMatchObject({ taskType: "imageInference", imageURL: expect.stringMatching(/\/image\//) });
     expect(errs(await c.waitFor((f) => errs(f)[0]?.taskUUID === bad.taskUUID))[0]).toMatchObject({ code: "invalidWidth", parameter: "width", min: 128, max: 2048 });
-    expect(items(await c.waitFor((f) => items(f)[0]?.taskUUID === search.taskUUID))[0]).toMatchObject({ taskType: "modelSearch", totalResults: 3 });
+    expect(items(await c.waitFor((f) => items(f)[0]?.taskUUID === search.taskUUID))[0]).toMatchObject({ taskType: "modelSearch", totalResults: server.tiny.catalog.list().length });
     expect(errs(await c.waitFor((f) => errs(f)[0]?.taskUUID === unknown.taskUUID))[0]).toMatchObject({ code: "unsupportedTaskType", taskType: "videoInference" });
     await c.close();
   });
