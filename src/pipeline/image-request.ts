@@ -3,12 +3,12 @@
 // order each pipeline documents.
 import type { PromptEmbeddings } from "../conditioning/index.js";
 import { createGenerator } from "../rng/index.js";
-import { createScheduler, type Noise, type Scheduler } from "../schedulers/index.js";
+import { createScheduler, resolveScheduler, SAMPLERS, type Noise, type Scheduler } from "../schedulers/index.js";
 import type { Float32Tensor } from "../tensor/tensor.js";
 import type { DenoiseInput } from "./denoise.js";
 import type { Pipeline } from "./pipeline.js";
 import type { ImageInput } from "./prepare-image.js";
-import { applyStrength, checkStrength, type StrengthSchedule } from "./strength.js";
+import { applyStrength, checkStrength, schedulerOrder, type StrengthSchedule } from "./strength.js";
 import { checkSize, sdxlTimeIds, type GenerateContext, type TextToImageRequest, type TextToImageResult } from "./text-to-image.js";
 
 export interface ImageToImageRequest extends Omit<TextToImageRequest, "latents"> {
@@ -58,7 +58,8 @@ export function checkImageRequest(pipeline: Pipeline, req: ImageToImageRequest):
 
 export async function prepareImageRun(pipeline: Pipeline, req: ImageToImageRequest, ctx: ImageGenerateContext): Promise<ImageRun> {
   const scheduler = createScheduler(req.scheduler, pipeline.schedulerConfig, req.steps);
-  const schedule = applyStrength(scheduler, req.steps, req.strength);
+  const order = schedulerOrder(SAMPLERS[resolveScheduler(req.scheduler, pipeline.schedulerConfig).id].className);
+  const schedule = applyStrength(scheduler, req.steps, req.strength, order);
   const embeddings =
     ctx.embeddings ??
     (await pipeline.conditioner.encode({

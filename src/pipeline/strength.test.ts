@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Scheduler } from "../schedulers/index.js";
 import { SeedImageError } from "./seed-image-error.js";
-import { applyStrength, checkStrength } from "./strength.js";
+import { applyStrength, checkStrength, schedulerOrder } from "./strength.js";
 
 function fakeScheduler(timesteps: number): Scheduler & { begin: number } {
   const s = {
@@ -46,10 +46,13 @@ describe("applyStrength (diffusers get_timesteps)", () => {
     expect(s.begin).toBe(start);
   });
 
-  it("skips t_start · order entries for two-call samplers (2n − 1 timesteps)", () => {
+  it("skips t_start · order entries for two-call samplers (2n − 1 timesteps), t_start for the others (PNDM's n + 1 too)", () => {
     const s = fakeScheduler(11);
-    expect(applyStrength(s, 6, 0.5).startIndex).toBe(6);
+    expect(applyStrength(s, 6, 0.5, schedulerOrder("HeunDiscreteScheduler")).startIndex).toBe(6);
     expect(s.begin).toBe(6);
+    expect(schedulerOrder("KDPM2DiscreteScheduler")).toBe(2);
+    expect(schedulerOrder("KDPM2AncestralDiscreteScheduler")).toBe(2);
+    expect(applyStrength(fakeScheduler(7), 6, 0.5, schedulerOrder("PNDMScheduler")).startIndex).toBe(3);
   });
 
   it("refuses strengths outside [0, 1] and ones that keep no step", () => {

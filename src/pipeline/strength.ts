@@ -1,6 +1,7 @@
 // diffusers' get_timesteps: strength keeps the last `int(steps · strength)` steps of the schedule (float
-// truncation, so 6 · 0.3 = 1.7999… keeps 1). Samplers with two model calls per step (Heun, KDPM2) skip
-// `t_start · order` entries of their 2n − 1 timesteps.
+// truncation, so 6 · 0.3 = 1.7999… keeps 1), and the loop starts at index `t_start · scheduler.order`: 2 for the
+// classes with two model calls per step (Heun, KDPM2, KDPM2 ancestral: 2n − 1 timesteps), else 1 (also PNDM, whose
+// n + 1 timesteps repeat the first step).
 import type { Scheduler } from "../schedulers/index.js";
 import { SeedImageError } from "./seed-image-error.js";
 
@@ -19,11 +20,18 @@ export function checkStrength(strength: number): void {
   }
 }
 
+const SECOND_ORDER_CLASSES = new Set(["HeunDiscreteScheduler", "KDPM2DiscreteScheduler", "KDPM2AncestralDiscreteScheduler"]);
+
+/** diffusers' `scheduler.order` of a scheduler class. */
+export function schedulerOrder(className: string): number {
+  return SECOND_ORDER_CLASSES.has(className) ? 2 : 1;
+}
+
 /**
  * Applies strength to a scheduler built for `steps` and sets its begin index. A strength that keeps no step is
  * refused (diffusers 0.27.2's inpainting pipeline raises; its img2img pipeline returns an empty batch).
  */
-export function applyStrength(scheduler: Scheduler, steps: number, strength: number): StrengthSchedule {
+export function applyStrength(scheduler: Scheduler, steps: number, strength: number, order = 1): StrengthSchedule {
   checkStrength(strength);
   const initTimestep = Math.min(Math.trunc(steps * strength), steps);
   if (initTimestep < 1) {
@@ -33,7 +41,6 @@ export function applyStrength(scheduler: Scheduler, steps: number, strength: num
     );
   }
   const tStart = steps - initTimestep;
-  const order = Math.max(1, Math.ceil(scheduler.timesteps.length / steps));
   const startIndex = tStart * order;
   scheduler.setBeginIndex(startIndex);
   return { initTimestep, tStart, startIndex };

@@ -14,7 +14,7 @@ import { imageToImage } from "../../src/pipeline/image-to-image.js";
 import { inpaint } from "../../src/pipeline/inpaint.js";
 import { encodeImage, parseParameters, readPngTextChunks } from "../../src/image/index.js";
 import { openPipeline } from "../../src/pipeline/pipeline.js";
-import type { Noise } from "../../src/schedulers/index.js";
+import { SAMPLER_IDS, type Noise } from "../../src/schedulers/index.js";
 import { float32, toFloat32, type Float32Tensor } from "../../src/tensor/tensor.js";
 import { expectClose, goldenJson, goldenPath, loadGolden } from "../helpers/golden.js";
 import { goldenModelDir } from "../helpers/model-fixtures.js";
@@ -221,4 +221,43 @@ describe("vellum generate --seed-image / --strength / --mask-image", () => {
       expect(parseParameters(parameters).fields["Denoising strength"]).toBe(String(c.strength));
     },
   );
+});
+
+describe("every sampler runs img2img and 4-channel inpainting (no reference: runs, finite, step count)", () => {
+  const c = all.find((x) => x.name === "inpaint_unet4_euler_s0.75")!;
+  it("strength 0.5, 4 steps, all samplers; SDXL img2img and inpainting (Euler, 0.75)", async () => {
+    const model = loadDiffusersFolder(goldenModelDir("sd1", c.scheduler_config));
+    const pipeline = await openPipeline(model);
+    const seedImage = new Uint8Array(readFileSync(goldenPath("diffusion", c.init_image)));
+    const maskImage = new Uint8Array(readFileSync(goldenPath("diffusion", c.mask_image!)));
+    try {
+      for (const scheduler of SAMPLER_IDS) {
+        for (const mask of [undefined, maskImage]) {
+          const steps: number[] = [];
+          const req = { prompt: "a cabin", width: 64, height: 64, steps: 4, guidanceScale: 5, scheduler, seed: 3n, strength: 0.5, seedImage };
+          const ctx = { onProgress: (p: { step: number; total: number }) => steps.push(p.total) };
+          const r = mask === undefined ? await imageToImage(pipeline, req, ctx) : await inpaint(pipeline, { ...req, maskImage: mask }, ctx);
+          const label = `${scheduler}${mask ? " inpaint" : ""}`;
+          expect(steps.length, label).toBe(r.timesteps.length);
+          expect(r.timesteps.length, label).toBeGreaterThan(0);
+          expect(r.image.np.data.every(Number.isFinite), `${label} finite`).toBe(true);
+        }
+      }
+    } finally {
+      await pipeline.release();
+      closeModel(model);
+    }
+    const xl = loadDiffusersFolder(goldenModelDir("sdxl", c.scheduler_config));
+    const xlPipeline = await openPipeline(xl);
+    try {
+      const req = { prompt: "a cabin", width: 64, height: 64, steps: 4, guidanceScale: 5, seed: 3n, strength: 0.75, seedImage };
+      for (const r of [await imageToImage(xlPipeline, req), await inpaint(xlPipeline, { ...req, maskImage })]) {
+        expect(r.timesteps).toHaveLength(3);
+        expect(r.image.np.data.every(Number.isFinite)).toBe(true);
+      }
+    } finally {
+      await xlPipeline.release();
+      closeModel(xl);
+    }
+  }, 300_000);
 });
