@@ -3,11 +3,12 @@ import { randomInt } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { extname } from "node:path";
 import { parseArgs } from "node:util";
-import { readSafetensors, writeSafetensors } from "../checkpoint/safetensors.js";
+import { readSafetensors, SafetensorsFile, writeSafetensors } from "../checkpoint/safetensors.js";
 import { loadModel } from "../checkpoint/load.js";
 import { closeModel, type PipelineModel } from "../checkpoint/model.js";
 import { encodeImage, makeGrid, type ImageFormat } from "../image/index.js";
-import { mergeLoras, openLora } from "../lora/index.js";
+import { catalogEntryForPath } from "../catalog/index.js";
+import { loraTrainingInfo, mergeLoras, openLora } from "../lora/index.js";
 import { openPipeline, type Pipeline } from "../pipeline/pipeline.js";
 import { renderImage, type RenderRequest } from "../pipeline/render.js";
 import { decodeSeedImage } from "../pipeline/prepare-image.js";
@@ -27,7 +28,8 @@ const USAGE = `usage: vellum generate --model PATH --prompt P --out image.png [o
   --scheduler NAME           Runware / A1111 / diffusers name (default: the model's own scheduler)
   --seed N                   64-bit seed (default: random, printed)
   --rng gpu|cpu              noise generator: torch CUDA (default) or torch CPU
-  --clip-skip C[,C…]         layers skipped beyond the model default (docs/conventions.md); a list renders a sweep
+  --clip-skip C[,C…]         layers skipped beyond the model default (docs/conventions.md); a list renders a sweep;
+                             omitted: the catalog's recommendation for the model, else a LoRA's training value, else 0
   --clip-skip-rule R         symmetric (default: negative prompt skipped too) or diffusers (positive only)
   --width W --height H       image size (default: the model's native size)
   --latents FILE             stored standard-normal "latents" tensor instead of seeded noise
@@ -88,6 +90,15 @@ function progressBar(label: string): (p: DenoiseProgress) => void {
   };
 }
 
+function openLoraMetadata(path: string): Readonly<Record<string, string>> {
+  const file = SafetensorsFile.open(path);
+  try {
+    return file.metadata;
+  } finally {
+    file.close();
+  }
+}
+
 function withSuffix(path: string, suffix: string): string {
   const ext = extname(path);
   return `${path.slice(0, path.length - ext.length)}${suffix}${ext}`;
@@ -146,7 +157,7 @@ export async function generate(args: string[]): Promise<number> {
     }
     const rng = values.rng ?? "gpu";
     if (rng !== "gpu" && rng !== "cpu") throw new UsageError(`--rng must be gpu or cpu, got ${rng}`);
-    const clipSkips = (values["clip-skip"] ?? "0").split(",").map((s) => int(s.trim(), "--clip-skip")!);
+    let clipSkips = (values["clip-skip"] ?? "0").split(",").map((s) => int(s.trim(), "--clip-skip")!);
     if (clipSkips.some((c) => c < 0)) throw new UsageError("--clip-skip values must be ≥ 0");
     const rule = values["clip-skip-rule"] ?? "symmetric";
     if (rule !== "symmetric" && rule !== "diffusers") throw new UsageError(`--clip-skip-rule must be symmetric or diffusers, got ${rule}`);
@@ -154,7 +165,12 @@ export async function generate(args: string[]): Promise<number> {
     const seed = values.seed !== undefined ? BigInt(values.seed) : BigInt(randomInt(0, 2 ** 32));
     const format = formatOf(values.out ?? "out.png");
 
-    const loaded = loadModel(values.model, values.vae !== undefined ? { vaePath: values.vae } : {});
+    // The catalog beside the model (if any) gives its prediction type and recommended clipSkip.
+    const entry = await catalogEntryForPath(values.model);
+    const loaded = loadModel(values.model, {
+      ...(values.vae !== undefined && { vaePath: values.vae }),
+      ...(entry?.predictionType !== undefined && { predictionType: entry.predictionType }),
+    });
     model = loaded.model;
     for (const key of loaded.unmappedKeys.slice(0, 5)) console.error(`note: ignored tensor ${key}`);
     if (values.lora !== undefined && values.lora.length > 0) {
@@ -166,6 +182,15 @@ export async function generate(args: string[]): Promise<number> {
       model = merged.model;
       for (const l of merged.report.perLora) {
         console.error(`lora ${l.path}: ${l.merged} modules merged${l.unmatched.length ? `, ${l.unmatched.length} unmatched (${l.unmatched.slice(0, 3).join(", ")}…)` : ""}`);
+      }
+    }
+    if (values["clip-skip"] === undefined) {
+      // No --clip-skip: the model's recommendation (catalog / Civitai "Clip skip"), else a LoRA's training clip skip, else 0.
+      const fromLora = (values.lora ?? []).map((spec) => loraTrainingInfo(openLoraMetadata(/^(.*?)(?::(-?[\d.]+))?$/.exec(spec)![1]!)).clipSkip).find((c) => c !== undefined);
+      const rec = entry?.recommendedClipSkip ?? (fromLora !== undefined ? { value: fromLora, source: "lora metadata" } : undefined);
+      if (rec !== undefined) {
+        clipSkips = [rec.value];
+        console.error(`clipSkip ${rec.value}: the model's recommended value (${rec.source})`);
       }
     }
     const threads = int(values.threads, "--threads");
