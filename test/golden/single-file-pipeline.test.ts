@@ -3,15 +3,16 @@
 // sidecars) replays the asymmetric case its index names (diffusers' clip-skip rule) and the symmetric twin (our
 // rule); tiny_sdxl_fp16 (weights upcast from float16) replays tiny_sdxl_fp16_expected and its symmetric twin.
 // `vellum encode --model FILE` gives the stored prompt embeddings.
-import { mkdtempSync } from "node:fs";
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it, vi } from "vitest";
+import { civitaiToClipSkip } from "../../src/catalog/index.js";
 import { readSafetensors, writeSafetensors } from "../../src/checkpoint/safetensors.js";
 import { encode } from "../../src/cli/encode.js";
 import { generate } from "../../src/cli/generate.js";
 import type { Float32Tensor } from "../../src/tensor/tensor.js";
-import { expectClose, goldenJson, goldenPath, goldenTensor, loadGolden } from "../helpers/golden.js";
+import { compare, expectClose, goldenJson, goldenPath, goldenTensor, loadGolden } from "../helpers/golden.js";
 import { caseTensor, symmetricCases, type PipelineCase } from "../helpers/pipeline-cases.js";
 
 const out = mkdtempSync(join(tmpdir(), "vellum-single-file-pipeline-"));
@@ -43,12 +44,13 @@ const index = goldenJson<SingleFileIndex>("diffusion", "single_file", "index.jso
 const asymmetric = goldenJson<{ cases: RawCase[] }>("diffusion", "pipelines", "index.json").cases;
 const symmetric = symmetricCases("pipelines_symmetric");
 
-async function cli(command: (args: string[]) => Promise<number>, args: string[]): Promise<string[]> {
+async function cli(command: (args: string[]) => Promise<number>, args: string[], stderr?: string[]): Promise<string[]> {
   const log = vi.spyOn(console, "log").mockImplementation(() => {});
   const err = vi.spyOn(console, "error").mockImplementation(() => {});
   try {
     const code = await command(args);
     expect(code, err.mock.calls.map((c) => c.join(" ")).join("\n")).toBe(0);
+    stderr?.push(...err.mock.calls.map((c) => c.join(" ")));
     return log.mock.calls.map((c) => c.join(" "));
   } finally {
     log.mockRestore();
@@ -71,9 +73,9 @@ function callArgs(model: string, c: RawCase, latentsFrom: string, rule: "symmetr
   ];
 }
 
-async function generateImage(args: string[], name: string): Promise<Float32Tensor> {
+async function generateImage(args: string[], name: string, stderr?: string[]): Promise<Float32Tensor> {
   const path = join(out, `${name}.safetensors`);
-  await cli(generate, [...args, "--out-tensor", path]);
+  await cli(generate, [...args, "--out-tensor", path], stderr);
   return readSafetensors(path).get("image") as Float32Tensor;
 }
 
@@ -157,5 +159,38 @@ describe("tiny_sdxl_fp16.safetensors through vellum generate (fp16 weights upcas
     const image = await generateImage(callArgs(file, c, twin.file, "symmetric", `fp16-${twin.name}`), `fp16-${twin.name}`);
     // The golden twin used fp32 weights; fp16 weights moved the asymmetric image by max_abs_diff_vs_fp32_case.
     expectImage(image, twin.file, `fp16 ${twin.name}`, sdxl.expected_output.max_abs_diff_vs_fp32_case);
+  });
+});
+
+describe("a catalog beside the single file", () => {
+  const sd1 = goldenPath("diffusion", index.files.sd1.file);
+  const c = rawCase(index.files.sd1.from_single_file.reproduced_case);
+  const civitai = 2; // a Civitai "Clip skip: 2" row, as users copy it
+  const models = join(out, "models");
+  mkdirSync(models);
+  for (const ext of [".safetensors", ".yaml", ".config.json"]) symlinkSync(sd1.replace(/\.safetensors$/, ext), join(models, `tiny${ext}`));
+  const catalog = (extra: Record<string, unknown>) =>
+    writeFileSync(join(models, "catalog.json"), JSON.stringify({ models: [{ air: "test:tiny@1", file: "tiny.safetensors", ...extra }] }));
+  const withoutClipSkip = (args: string[]) => args.filter((a, i) => a !== "--clip-skip" && args[i - 1] !== "--clip-skip");
+
+  it("gives the default clipSkip when --clip-skip is omitted", async () => {
+    catalog({ clipSkip: civitai });
+    const ours = civitaiToClipSkip(civitai, "sd1");
+    const stderr: string[] = [];
+    const implicit = await generateImage(withoutClipSkip(callArgs(join(models, "tiny.safetensors"), c, c.file, "symmetric", "cat")), "cat-implicit", stderr);
+    expect(stderr.join("\n")).toContain(`clipSkip ${ours}: the model's recommended value (civitai)`);
+    const explicit = await generateImage([...callArgs(join(models, "tiny.safetensors"), c, c.file, "symmetric", "cat"), "--clip-skip", String(ours)], "cat-explicit");
+    const zero = await generateImage([...callArgs(join(models, "tiny.safetensors"), c, c.file, "symmetric", "cat"), "--clip-skip", "0"], "cat-zero");
+    expect(compare(implicit, explicit).maxAbs).toBe(0);
+    expect(compare(implicit, zero).maxAbs).toBeGreaterThan(10 * 2e-3);
+  });
+
+  it("its predictionType overrides the file's sidecars in vellum generate", async () => {
+    catalog({ predictionType: "v_prediction" });
+    const v = await generateImage(callArgs(join(models, "tiny.safetensors"), c, c.file, "diffusers", "cat-v"), "cat-v");
+    catalog({});
+    const eps = await generateImage(callArgs(join(models, "tiny.safetensors"), c, c.file, "diffusers", "cat-eps"), "cat-eps");
+    expectImage(eps, c.file, "catalog without predictionType");
+    expect(compare(v, eps).maxAbs).toBeGreaterThan(10 * 2e-3);
   });
 });
