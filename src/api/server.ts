@@ -5,6 +5,7 @@ import { WebSocketServer } from "ws";
 import type { ModelCatalog } from "../catalog/types.js";
 import { publicBaseUrl, type ServerConfig } from "../config/server-config.js";
 import { createInProcessQueue } from "../jobs/in-process-queue.js";
+import type { TaskRecordMirror } from "../jobs/redis-task-mirror.js";
 import type { Generator, Queue } from "../jobs/types.js";
 import { createAuthenticator } from "./auth.js";
 import type { ApiContext } from "./context.js";
@@ -12,7 +13,7 @@ import { createRequestHandler } from "./http.js";
 import { ImageStore } from "./images/image-store.js";
 import { createLogger, type Logger } from "./logger.js";
 import { SessionRegistry } from "./session-registry.js";
-import { TaskRegistry } from "./task-registry.js";
+import { TaskRegistry, type TaskRecord } from "./task-registry.js";
 import { handleConnection } from "./ws.js";
 
 export interface VellumServerOptions {
@@ -21,6 +22,8 @@ export interface VellumServerOptions {
   /** Makes the images; wrapped in an in-process queue unless `queue` is given. */
   readonly generator: Generator;
   readonly queue?: Queue;
+  /** Redis deployments: task records shared between API nodes (src/jobs/redis-task-mirror.ts). */
+  readonly taskMirror?: TaskRecordMirror<TaskRecord>;
   readonly logger?: Logger;
 }
 
@@ -55,7 +58,7 @@ export async function startVellumServer(options: VellumServerOptions): Promise<V
   const logger = options.logger ?? createLogger(config.logLevel);
   const queue = options.queue ?? createInProcessQueue({ generator: options.generator, maxLength: config.maxQueueLength, devices: config.devices });
   const images = new ImageStore({ dir: join(config.dataDir, "images"), defaultTtlSeconds: config.imageRetentionSeconds });
-  const tasks = new TaskRegistry(config.taskRetentionSeconds * 1000);
+  const tasks = new TaskRegistry(config.taskRetentionSeconds * 1000, options.taskMirror);
   const sessions = new SessionRegistry(config.resumeBufferSeconds * 1000);
   const auth = createAuthenticator(config.apiKeys, config.isAuthRequired);
   let boundPort = config.port;

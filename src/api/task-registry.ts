@@ -1,5 +1,6 @@
 // What getResponse reads: per taskUUID its owner, the result items so far, errors, and whether it finished.
 // Entries are dropped `retentionMs` after they finish.
+import type { TaskRecordMirror } from "../jobs/redis-task-mirror.js";
 import type { WireError } from "./errors.js";
 
 export type ResultItem = Record<string, unknown> & { taskType: string; taskUUID: string };
@@ -17,7 +18,11 @@ export class TaskRegistry {
   private readonly records = new Map<string, TaskRecord>();
   private readonly timers = new Set<NodeJS.Timeout>();
 
-  constructor(private readonly retentionMs: number) {}
+  /** `mirror` (Redis deployments): records are shared so getResponse answers on every API node. */
+  constructor(
+    private readonly retentionMs: number,
+    private readonly mirror?: TaskRecordMirror<TaskRecord>,
+  ) {}
 
   /** Undefined when a task with this UUID is still running (the caller answers conflictTaskUUID). */
   start(taskUUID: string, taskType: string, owner: string): TaskRecord | undefined {
@@ -25,16 +30,18 @@ export class TaskRegistry {
     if (old !== undefined && !old.isFinished) return undefined;
     const record: TaskRecord = { taskUUID, taskType, owner, items: [], errors: [], isFinished: false };
     this.records.set(taskUUID, record);
+    this.mirror?.publish(record, this.retentionMs);
     return record;
   }
 
   get(taskUUID: string, owner: string): TaskRecord | undefined {
-    const r = this.records.get(taskUUID);
+    const r = this.records.get(taskUUID) ?? this.mirror?.lookup(taskUUID);
     return r?.owner === owner ? r : undefined;
   }
 
   finish(record: TaskRecord): void {
     record.isFinished = true;
+    this.mirror?.publish(record, this.retentionMs);
     const timer = setTimeout(() => {
       this.timers.delete(timer);
       if (this.records.get(record.taskUUID) === record) this.records.delete(record.taskUUID);
@@ -45,6 +52,7 @@ export class TaskRegistry {
 
   /** Forgets a task that never started (e.g. queue full). */
   drop(record: TaskRecord): void {
+    this.mirror?.forget(record.taskUUID);
     if (this.records.get(record.taskUUID) === record) this.records.delete(record.taskUUID);
   }
 

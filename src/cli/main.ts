@@ -8,6 +8,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   inspect: { summary: "what a checkpoint / LoRA / folder is: architecture, configs, dtype, prediction type", load: async () => (await import("./inspect.js")).inspect },
   models: { summary: "list the model catalog (--models DIR)", load: async () => (await import("./models.js")).models },
   serve: { summary: "run the Runware-compatible HTTP + WebSocket server", load: async () => (await import("./serve.js")).serve },
+  worker: { summary: "run a generation worker for `serve --redis` (no HTTP)", load: async () => (await import("./worker.js")).worker },
 };
 
 function usage(): string {

@@ -3,26 +3,18 @@
 import type { CatalogEntry } from "../catalog/types.js";
 import type { GeneratedImage, GenerateRequest, JobEvent } from "./types.js";
 
-export interface WireRequest {
-  readonly taskUUID: string;
+/**
+ * A request as JSON: every plain field as is (so fields added to GenerateRequest cross without codec changes), plus the
+ * AIRs of its catalog entries, the seed as a decimal string and the source images in base64.
+ */
+export type WireRequest = Omit<GenerateRequest, "model" | "loras" | "vae" | "seed" | "seedImage" | "maskImage"> & {
   readonly modelAir: string;
-  readonly prompt: string;
-  readonly negativePrompt: string;
-  readonly widthPx: number;
-  readonly heightPx: number;
-  readonly steps: number;
-  readonly guidanceScale: number;
-  readonly seed: string;
-  readonly scheduler?: string;
-  readonly clipSkip: number | readonly number[];
   readonly loras: readonly { air: string; weight: number }[];
   readonly vaeAir?: string;
+  readonly seed: string;
   readonly seedImage?: string;
   readonly maskImage?: string;
-  readonly strength: number;
-  readonly numberResults: number;
-  readonly output: GenerateRequest["output"];
-}
+};
 
 export type WireImage = Omit<GeneratedImage, "seed" | "bytes"> & { seed: string; bytes: string };
 
@@ -36,25 +28,15 @@ const b64 = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteO
 const unb64 = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, "base64"));
 
 export function encodeRequest(r: GenerateRequest): WireRequest {
+  const { model, loras, vae, seed, seedImage, maskImage, ...plain } = r;
   return {
-    taskUUID: r.taskUUID,
-    modelAir: r.model.air,
-    prompt: r.prompt,
-    negativePrompt: r.negativePrompt,
-    widthPx: r.widthPx,
-    heightPx: r.heightPx,
-    steps: r.steps,
-    guidanceScale: r.guidanceScale,
-    seed: r.seed.toString(),
-    ...(r.scheduler !== undefined ? { scheduler: r.scheduler } : {}),
-    clipSkip: r.clipSkip,
-    loras: r.loras.map((l) => ({ air: l.entry.air, weight: l.weight })),
-    ...(r.vae !== undefined ? { vaeAir: r.vae.air } : {}),
-    ...(r.seedImage !== undefined ? { seedImage: b64(r.seedImage) } : {}),
-    ...(r.maskImage !== undefined ? { maskImage: b64(r.maskImage) } : {}),
-    strength: r.strength,
-    numberResults: r.numberResults,
-    output: r.output,
+    ...plain,
+    modelAir: model.air,
+    loras: loras.map((l) => ({ air: l.entry.air, weight: l.weight })),
+    ...(vae !== undefined ? { vaeAir: vae.air } : {}),
+    seed: seed.toString(),
+    ...(seedImage !== undefined ? { seedImage: b64(seedImage) } : {}),
+    ...(maskImage !== undefined ? { maskImage: b64(maskImage) } : {}),
   };
 }
 
@@ -69,25 +51,15 @@ export function decodeRequest(w: WireRequest, resolve: (air: string) => CatalogE
     if (e === undefined) throw new UnknownModelError(`The worker's model catalog has no model ${air}.`);
     return e;
   };
+  const { modelAir, loras, vaeAir, seed, seedImage, maskImage, ...plain } = w;
   return {
-    taskUUID: w.taskUUID,
-    model: entry(w.modelAir),
-    prompt: w.prompt,
-    negativePrompt: w.negativePrompt,
-    widthPx: w.widthPx,
-    heightPx: w.heightPx,
-    steps: w.steps,
-    guidanceScale: w.guidanceScale,
-    seed: BigInt(w.seed),
-    ...(w.scheduler !== undefined ? { scheduler: w.scheduler } : {}),
-    clipSkip: w.clipSkip,
-    loras: w.loras.map((l) => ({ entry: entry(l.air), weight: l.weight })),
-    ...(w.vaeAir !== undefined ? { vae: entry(w.vaeAir) } : {}),
-    ...(w.seedImage !== undefined ? { seedImage: unb64(w.seedImage) } : {}),
-    ...(w.maskImage !== undefined ? { maskImage: unb64(w.maskImage) } : {}),
-    strength: w.strength,
-    numberResults: w.numberResults,
-    output: w.output,
+    ...plain,
+    model: entry(modelAir),
+    loras: loras.map((l) => ({ entry: entry(l.air), weight: l.weight })),
+    ...(vaeAir !== undefined ? { vae: entry(vaeAir) } : {}),
+    seed: BigInt(seed),
+    ...(seedImage !== undefined ? { seedImage: unb64(seedImage) } : {}),
+    ...(maskImage !== undefined ? { maskImage: unb64(maskImage) } : {}),
   };
 }
 
