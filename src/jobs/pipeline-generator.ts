@@ -162,6 +162,8 @@ async function* generateWith(pool: ModelPool, req: GenerateRequest, ctx: Generat
       const warnings = loraWarnings(lease.loras, clipSkip);
       yield { index: i, seed, bytes, mime: MIME[format], clipSkipApplied: clipSkipApplied(e, pipeline), ...(warnings.length > 0 && { warnings }) };
     }
+  } catch (err) {
+    throw ctx.signal.aborted ? ctx.signal.reason : err; // the pipeline's own CancelledError → the caller's reason
   } finally {
     lease.release();
   }

@@ -57,12 +57,13 @@ async function cli(args: string[]): Promise<void> {
 
 describe("real pipeline through the API", () => {
   it("returns a PNG byte-identical to `vellum generate` with the same parameters", async () => {
-    const t = inference({ negativePrompt: "blurry, low quality", CFGScale: 6.5, clipSkip: 1, scheduler: "DPM++ 2M Karras", steps: 3 });
+    const negativePrompt = "blurry, low quality";
+    const t = inference({ negativePrompt, CFGScale: 6.5, clipSkip: 1, scheduler: "DPM++ 2M Karras", steps: 3 });
     const { status, body } = await post([t]);
     expect(status, JSON.stringify(body.errors)).toBe(200);
     const api = bytesOf(body.data![0]!);
     const out = join(mkdtempSync(join(tmpdir(), "vellum-cli-")), "cli.png");
-    await cli(["--model", server.tiny.modelDir, "--prompt", t.positivePrompt, "--negative-prompt", t.negativePrompt,
+    await cli(["--model", server.tiny.modelDir, "--prompt", t.positivePrompt, "--negative-prompt", negativePrompt,
       "--steps", "3", "--cfg", "6.5", "--seed", "31337", "--width", "128", "--height", "128", "--clip-skip", "1",
       "--scheduler", "DPM++ 2M Karras", "--out", out]);
     const local = readFileSync(out);
