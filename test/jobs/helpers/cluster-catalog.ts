@@ -1,6 +1,6 @@
 // The catalog every process of the cluster tests opens: the ticking test model (queue tests) and the tiny golden SD1
 // model under a fixed AIR (each process links its own copy of the golden folder; the AIR is what crosses processes).
-import { mkdtempSync, readFileSync, symlinkSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -15,7 +15,8 @@ const goldenDiffusion = resolve(dirname(fileURLToPath(import.meta.url)), "../../
 /** A diffusers folder linking the golden tiny SD1 components (as test/helpers/model-fixtures does, without vitest). */
 function tinySd1Dir(): string {
   const index = JSON.parse(readFileSync(join(goldenDiffusion, "pipelines/index.json"), "utf-8")) as { components: Record<string, Record<string, string>> };
-  const dir = mkdtempSync(join(tmpdir(), "vellum-jobs-sd1-"));
+  const dir = join(mkdtempSync(join(tmpdir(), "vellum-jobs-")), "tiny-sd1"); // same folder name in every process
+  mkdirSync(dir);
   for (const [name, rel] of Object.entries(index.components.sd1 ?? {})) symlinkSync(join(goldenDiffusion, rel), join(dir, name), "dir");
   return dir;
 }
