@@ -1,7 +1,6 @@
 // img2img as diffusers' StableDiffusionImg2ImgPipeline: encode the seed image (draw 0 = the VAE sample's eps),
 // draw the noise (draw 1), forward-noise the latents to the first kept timestep with the sampler's add_noise
 // (also at strength 1.0), then the text-to-image loop from that index, and decode.
-import { float32 } from "../tensor/tensor.js";
 import { denoise } from "./denoise.js";
 import { encodeLatents } from "./encode-latents.js";
 import {
@@ -35,7 +34,7 @@ export async function imageToImage(pipeline: Pipeline, req: ImageToImageRequest,
 
   const latents = await denoise(pipeline, {
     scheduler,
-    latents: float32(startLatents.shape, startLatents.data),
+    latents: startLatents,
     embeddings: run.embeddings,
     guidanceScale: req.guidanceScale,
     guidanceRescale: req.guidanceRescale ?? 0,
