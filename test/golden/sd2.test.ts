@@ -156,15 +156,37 @@ describe("tiny_sd2.safetensors gives the folder's images", () => {
     expectImage(image, c.file, `single file ${name}`);
   });
 
-  it("sd2_euler_p1_g5.0_cs2_sym (symmetric rule)", async () => {
-    const s = symCase("sd2_euler_p1_g5.0_cs2_sym");
-    const image = await generateImage(callArgs(SD2_FILE, rawOf(s, "euler"), "symmetric", "euler"), `file-${s.name}`);
+  const own = symmetric.filter((x) => x.name.endsWith("_sym"));
+  it("has the SD2 symmetric cases", () => expect(own.length).toBeGreaterThan(1));
+  it.each(own.map((x) => [x.name, x] as const))("%s (symmetric rule)", async (_n, s) => {
+    const scheduler = /^sd2_(.+?)_p\d/.exec(s.name)![1]!;
+    const image = await generateImage(callArgs(SD2_FILE, rawOf(s, scheduler), "symmetric", scheduler), `file-${s.name}`);
     expectImage(image, s.file, `single file ${s.name}`);
   });
 
   it("the round-trip entry of the index names the file we load", () => {
     const ix = goldenJson<{ files: { sd2: { file: string } } }>("diffusion", "sd2", "single_file", "index.json");
     expect(goldenPath("diffusion", ix.files.sd2.file)).toBe(SD2_FILE);
+  });
+});
+
+describe("marker keys end to end", () => {
+  it("tiny_sd2 + v_pred/ztsnr markers, no yaml: the zero-SNR trailing case from the markers alone", async () => {
+    const c = index.cases.find((x) => x.guidance_rescale !== undefined && x.scheduler_config["rescale_betas_zero_snr"] === true)!;
+    const d = mkdtempSync(join(tmpdir(), "vellum-sd2-markers-"));
+    const path = join(d, "marked.safetensors");
+    const one: Tensor = { dtype: "float32", shape: [], data: new Float32Array([1]) };
+    writeSafetensors(path, [...readSafetensors(SD2_FILE), ["v_pred", one], ["ztsnr", one]]);
+    // the config.json sidecar carries the tiny head counts shapes cannot tell; it says nothing about prediction
+    copyFileSync(SD2_FILE.replace(/\.safetensors$/, ".config.json"), join(d, "marked.config.json"));
+    const loaded = loadModel(path);
+    try {
+      expect([loaded.info?.predictionType, loaded.info?.predictionSource, loaded.info?.zeroTerminalSnr]).toEqual(["v_prediction", "marker-key", true]);
+    } finally {
+      closeModel(loaded.model);
+    }
+    const image = await generateImage(callArgs(path, c, "symmetric", "euler"), "markers-zsnr");
+    expectImage(image, c.file, `markers ${c.name}`);
   });
 });
 

@@ -131,6 +131,15 @@ describe("tiny_sd1.safetensors through vellum generate", () => {
     expectImage(image, twin.file, `single-file ${twin.name}`);
   });
 
+  // Every SD1 case of pipelines_symmetric with its own tensors (CFG on, clip skip ≥ 1), sampler from the case name.
+  const sd1Sym = symmetric.filter((x) => x.family === "sd1" && x.name.endsWith("_sym"));
+  it("has the SD1 symmetric cases", () => expect(sd1Sym.length).toBeGreaterThan(1));
+  it.each(sd1Sym.map((x) => [x.name, x] as const))("symmetric %s", async (_n, twin) => {
+    const scheduler = /^sd1_(.+?)_p\d/.exec(twin.name)![1]!;
+    const image = await generateImage(callArgs(file, rawOf(twin, scheduler), twin.file, "symmetric", `all-${twin.name}`), `all-${twin.name}`);
+    expectImage(image, twin.file, `single-file ${twin.name}`);
+  });
+
   it("vellum encode --model FILE gives the stored prompt embeddings", async () => {
     const c = rawCase(name);
     const path = join(out, "encode-sd1.safetensors");
