@@ -5,10 +5,12 @@ import { accessSync, constants, statSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { createLogger } from "../api/logger.js";
 import { startVellumServer } from "../api/server.js";
+import type { TaskRecord } from "../api/task-registry.js";
 import { FolderCatalog } from "../catalog/catalog.js";
 import { ensureApiKey } from "../config/api-key-file.js";
 import { buildServerConfig, ConfigError, configFromEnv, configFromFile, type ServerConfig } from "../config/server-config.js";
 import { createPipelineGenerator } from "../jobs/pipeline-generator.js";
+import { splitRedisArgs, startRedisServeParts } from "./worker.js";
 
 const HELP = `usage: vellum serve [--host H] [--port N] [--models DIR] [--data DIR] [--api-key KEY]... [--no-auth] [--public-url URL] [--config FILE]
 
@@ -19,7 +21,10 @@ const HELP = `usage: vellum serve [--host H] [--port N] [--models DIR] [--data D
   --api-key KEY     accepted API key (repeatable; also VELLUM_API_KEYS=a,b). None → one is generated in the data dir
   --no-auth         accept every request without a key (local development only)
   --public-url URL  base of image URLs handed to clients (default http://host:port)
-  --config FILE     YAML/JSON file with any setting of src/config/server-config.ts`;
+  --config FILE     YAML/JSON file with any setting of src/config/server-config.ts
+  --redis URL       scale out: jobs go through Redis (BullMQ) to workers (\`vellum worker\`), results come back to
+                    this node; getResponse works on every node (also VELLUM_REDIS). See docs/scaling.md
+  --no-worker       with --redis: this node only serves the API (no embedded worker)`;
 
 function checkModelsDir(dir: string): void {
   try {
@@ -64,8 +69,10 @@ export async function serve(args: string[]): Promise<number> {
     return 0;
   }
   let config: ServerConfig;
+  const cluster = splitRedisArgs(args); // --redis / --no-worker (src/cli/worker.ts)
+  const redisUrl = cluster.redisUrl ?? process.env.VELLUM_REDIS;
   try {
-    config = configFromArgs(args, process.env);
+    config = configFromArgs(cluster.rest, process.env);
     checkModelsDir(config.modelsDir);
   } catch (e) {
     console.error(`vellum serve: ${e instanceof ConfigError ? e.message : (e as Error).message}`);
@@ -83,12 +90,13 @@ export async function serve(args: string[]): Promise<number> {
     const catalog = await FolderCatalog.open({ modelsDir: config.modelsDir, dataDir: config.dataDir });
     for (const s of catalog.skipped) logger.warn("model skipped", { path: s.path, reason: s.reason });
     const pipelines = createPipelineGenerator({ maxPipelines: 2 });
-    const server = await startVellumServer({ config, catalog, generator: pipelines.generate, logger });
+    const redis = redisUrl === undefined ? undefined : await startRedisServeParts<TaskRecord>({ redisUrl, catalog, maxQueueLength: config.maxQueueLength, isWorkerEmbedded: cluster.isWorkerEmbedded, devices: config.devices, log: (m, f) => logger.info(m, f) });
+    const server = await startVellumServer({ config, catalog, generator: pipelines.generate, logger, ...(redis !== undefined ? { queue: redis.queue, taskMirror: redis.taskMirror } : {}) });
     await new Promise<void>((resolve) => {
       const stop = () => {
         process.off("SIGINT", stop);
         process.off("SIGTERM", stop);
-        void server.close().then(() => pipelines.close()).then(resolve);
+        void server.close().then(() => redis?.close()).then(() => pipelines.close()).then(resolve);
       };
       process.on("SIGINT", stop);
       process.on("SIGTERM", stop);

@@ -13,7 +13,7 @@ export const API_KEY = "jobs-test-key-0123456789";
 const goldenDiffusion = resolve(dirname(fileURLToPath(import.meta.url)), "../../../../shared/golden/diffusion");
 
 /** A diffusers folder linking the golden tiny SD1 components (as test/helpers/model-fixtures does, without vitest). */
-function tinySd1Dir(): string {
+export function tinySd1Dir(): string {
   const index = JSON.parse(readFileSync(join(goldenDiffusion, "pipelines/index.json"), "utf-8")) as { components: Record<string, Record<string, string>> };
   const dir = join(mkdtempSync(join(tmpdir(), "vellum-jobs-")), "tiny-sd1"); // same folder name in every process
   mkdirSync(dir);
