@@ -3,7 +3,7 @@
 // peak RSS (VmHWM), then one JSON line. `load→first step` is measured from reading the checkpoint header to the first
 // CFG UNet step's output, text encoders and UNet session included; its first run is "new" when the cache is empty.
 import { mkdtempSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { loadModel } from "../src/checkpoint/load.js";
@@ -13,7 +13,7 @@ import { DEVICES, listSupportedBackends, resolveOptions, type Device, type Optim
 import { clipTextFlops, unetFlops, vaeDecoderFlops } from "./flops.js";
 import { benchModel, cfgStepFeeds, openConditioner, openUNet, openVAEDecoder, PROMPT, runUNet, vaeFeeds } from "./stages.js";
 import { runPipeline } from "./pipeline-run.js";
-import { formatStage, gib, procStatusBytes, summarize, timeStage, type StageResult } from "./stats.js";
+import { cpuMsSince, formatStage, gib, procStatusBytes, summarize, timeStage, type StageResult } from "./stats.js";
 
 const USAGE = `usage: npm run bench -- --model FILE [--size 512] [--steps N] [--runs 3] [--load-runs R] [--threads T] [--inter-op T]
   [--device cpu|webgpu|cuda] [--attention mha|unfused] [--opt-level disabled|basic|extended|all] [--prepack on|off]
@@ -67,7 +67,8 @@ const opts: SessionOptions = {
   ...(values.prepack !== undefined && { prepacking: values.prepack !== "off" }),
 };
 const resolved = resolveOptions(opts);
-console.log(`model ${values.model}, ${size}×${size}, ${runs} runs; ${cpus().length} × ${cpus()[0]?.model ?? "?"}`);
+const loadBefore = loadavg()[0]!;
+console.log(`model ${values.model}, ${size}×${size}, ${runs} runs; ${cpus().length} × ${cpus()[0]?.model ?? "?"}; load average ${loadBefore.toFixed(1)}`);
 console.log(`options ${JSON.stringify({ ...resolved, attention: process.env["VELLUM_ATTENTION"] ?? "mha", cache: process.env["VELLUM_CACHE_DIR"] ?? "default" })}`);
 
 const results: StageResult[] = [];
@@ -79,9 +80,11 @@ const latent = size / 8;
 
 // load → first CFG step; the last load's sessions serve the other stages
 const loadMs: number[] = [];
+const loadCpuMs: number[] = [];
 let open: Awaited<ReturnType<typeof openAll>> | undefined;
 async function openAll() {
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   const m = benchModel(loadModel(values.model!).model);
   const conditioner = await openConditioner(m, opts);
   const unet = await openUNet(m, opts);
@@ -89,6 +92,7 @@ async function openAll() {
   const feeds = cfgStepFeeds(m, emb, latent, latent);
   await runUNet(unet, feeds);
   loadMs.push(performance.now() - t0);
+  loadCpuMs.push(cpuMsSince(c0));
   return { m, conditioner, unet, feeds };
 }
 const loadCount = stages.has("load") ? Math.max(1, loadRuns) : 1;
@@ -102,8 +106,8 @@ for (let i = 0; i < loadCount; i++) {
 }
 const { m, conditioner, unet, feeds } = open!;
 if (stages.has("load")) {
-  report(summarize("load→first step (new)", loadMs.slice(0, 1), 0));
-  if (loadMs.length > 1) report(summarize("load→first step (again)", loadMs.slice(1), 0));
+  report(summarize("load→first step (new)", loadMs.slice(0, 1), 0, loadCpuMs.slice(0, 1)));
+  if (loadMs.length > 1) report(summarize("load→first step (again)", loadMs.slice(1), 0, loadCpuMs.slice(1)));
 }
 
 const unetStepFlops = unetFlops(m.unetConfig, { batch: 2, height: latent, width: latent, contextTokens: 77 });
@@ -130,13 +134,15 @@ if (stages.has("vae") || Number(values.steps) > 0) {
   }
 }
 const peak = procStatusBytes("VmHWM");
+console.log(`load average ${loadavg()[0]!.toFixed(1)} (machine shared with other work: compare cpu times when it is above the core count)`);
 console.log(`peak RSS ${gib(peak)}; UNet step ${(unetStepFlops / 1e9).toFixed(0)} GFLOP; VAE open ${(vaeOpenMs / 1000).toFixed(2)} s`);
 console.log(
   JSON.stringify({
     model: values.model,
     size,
     options: { ...resolved, attention: process.env["VELLUM_ATTENTION"] ?? "mha" },
-    stages: Object.fromEntries(results.map((r) => [r.stage, { medianMs: r.medianMs, minMs: r.minMs, runsMs: r.runsMs, flops: r.flops, gflops: r.gflops }])),
+    stages: Object.fromEntries(results.map((r) => [r.stage, { medianMs: r.medianMs, minMs: r.minMs, runsMs: r.runsMs, cpuMs: r.cpuMs, flops: r.flops, gflops: r.gflops }])),
+    loadAverage: [loadBefore, loadavg()[0]],
     vaeOpenMs,
     peakRssBytes: peak,
   }),

@@ -4,6 +4,8 @@ import { readFileSync } from "node:fs";
 export interface StageResult {
   readonly stage: string;
   readonly runsMs: readonly number[];
+  /** Process CPU time (user + sys, all threads) of each run: less sensitive to other load on the machine. */
+  readonly cpuMs: readonly number[];
   readonly medianMs: number;
   readonly minMs: number;
   /** FLOPs of one run (0 when not counted). */
@@ -22,17 +24,26 @@ export function median(xs: readonly number[]): number {
 export async function timeStage(stage: string, runs: number, flops: number, fn: () => Promise<unknown>, warmup = 0): Promise<StageResult> {
   for (let i = 0; i < warmup; i++) await fn();
   const runsMs: number[] = [];
+  const cpuMs: number[] = [];
   for (let i = 0; i < runs; i++) {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     await fn();
     runsMs.push(performance.now() - t0);
+    cpuMs.push(cpuMsSince(c0));
   }
-  return summarize(stage, runsMs, flops);
+  return summarize(stage, runsMs, flops, cpuMs);
 }
 
-export function summarize(stage: string, runsMs: readonly number[], flops: number): StageResult {
+/** user + sys CPU milliseconds of this process since `start`. */
+export function cpuMsSince(start: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(start);
+  return (d.user + d.system) / 1000;
+}
+
+export function summarize(stage: string, runsMs: readonly number[], flops: number, cpuMs: readonly number[] = []): StageResult {
   const medianMs = median(runsMs);
-  return { stage, runsMs, medianMs, minMs: Math.min(...runsMs), flops, gflops: flops > 0 ? flops / 1e9 / (medianMs / 1000) : 0 };
+  return { stage, runsMs, cpuMs, medianMs, minMs: Math.min(...runsMs), flops, gflops: flops > 0 ? flops / 1e9 / (medianMs / 1000) : 0 };
 }
 
 /** A field of /proc/self/status in bytes (VmHWM = peak RSS, VmRSS = current); undefined off Linux. */
@@ -50,5 +61,6 @@ export const gib = (bytes: number | undefined): string => (bytes === undefined ?
 export function formatStage(r: StageResult): string {
   const s = (ms: number) => `${(ms / 1000).toFixed(3)} s`;
   const rate = r.flops > 0 ? `  ${(r.flops / 1e9).toFixed(1)} GFLOP → ${r.gflops.toFixed(1)} GFLOP/s` : "";
-  return `${r.stage.padEnd(22)} median ${s(r.medianMs).padStart(10)}  min ${s(r.minMs).padStart(10)}  (${r.runsMs.length} runs)${rate}`;
+  const cpu = r.cpuMs.length > 0 ? `  cpu ${s(median(r.cpuMs))}` : "";
+  return `${r.stage.padEnd(24)} median ${s(r.medianMs).padStart(10)}  min ${s(r.minMs).padStart(10)}  (${r.runsMs.length} runs)${cpu}${rate}`;
 }

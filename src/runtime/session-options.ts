@@ -1,6 +1,7 @@
 // Our session options and their translation to onnxruntime-node's. Every field is a lever measured in
 // docs/performance.md; defaults are the measured best on a 2-core AVX2 CPU.
-import { availableParallelism } from "node:os";
+import { createHash } from "node:crypto";
+import { availableParallelism, cpus } from "node:os";
 import type ort from "onnxruntime-node";
 import type { Device } from "./backends.js";
 
@@ -22,9 +23,11 @@ export interface SessionOptions {
    * of optimising again; default false. Only meaningful for the CPU provider.
    */
   cacheOptimized?: boolean;
+  /** Write ONNX Runtime's per-node profile (JSON) to files starting with this prefix; see Session.endProfiling. */
+  profilePrefix?: string;
 }
 
-export type ResolvedOptions = Required<SessionOptions>;
+export type ResolvedOptions = Required<Omit<SessionOptions, "profilePrefix">> & Pick<SessionOptions, "profilePrefix">;
 
 export function resolveOptions(opts: SessionOptions): ResolvedOptions {
   return {
@@ -34,17 +37,23 @@ export function resolveOptions(opts: SessionOptions): ResolvedOptions {
     optimizationLevel: opts.optimizationLevel ?? "all",
     prepacking: opts.prepacking ?? true,
     cacheOptimized: opts.cacheOptimized ?? false,
+    ...(opts.profilePrefix !== undefined && { profilePrefix: opts.profilePrefix }),
   };
 }
 
 /** Cache key part: sessions differing in any option are different native sessions. */
 export function optionsKey(o: ResolvedOptions): string {
-  return [o.device, o.threads, o.interOpThreads, o.optimizationLevel, o.prepacking ? "pp" : "nopp", o.cacheOptimized ? "opt" : ""].join("/");
+  return [o.device, o.threads, o.interOpThreads, o.optimizationLevel, o.prepacking ? "pp" : "nopp", o.cacheOptimized ? "opt" : "", o.profilePrefix ?? ""].join("/");
 }
 
-/** File names of the optimised model and its weights inside a model's cache folder (one pair per level). */
+/**
+ * File names of the optimised model and its weights inside a model's cache folder: one pair per level and CPU model,
+ * since level "all" rewrites convolutions into NCHWc blocks sized for this CPU's vector width.
+ */
 export function optimizedNames(o: ResolvedOptions): { model: string; weights: string } {
-  return { model: `opt-${o.optimizationLevel}.onnx`, weights: `opt-${o.optimizationLevel}.data` };
+  const cpu = createHash("sha256").update(`${process.arch}\0${cpus()[0]?.model ?? ""}`).digest("hex").slice(0, 8);
+  const base = `opt-${o.optimizationLevel}-${cpu}`;
+  return { model: `${base}.onnx`, weights: `${base}.data` };
 }
 
 /**
@@ -65,6 +74,9 @@ export function toOrtOptions(o: ResolvedOptions, saving: { saveOptimizedTo?: str
     interOpNumThreads: o.interOpThreads,
     executionMode: o.interOpThreads > 1 ? "parallel" : "sequential",
     ...(saving.saveOptimizedTo !== undefined && { optimizedModelFilePath: saving.saveOptimizedTo }),
+    ...(o.profilePrefix !== undefined && { enableProfiling: true, profileFilePrefix: o.profilePrefix }),
+    // saving at level "all" warns that the result is hardware-specific; the file name carries the CPU model
+    ...(saving.saveOptimizedTo !== undefined && { logSeverityLevel: 3 as const }),
     ...(Object.keys(session).length > 0 && { extra: { session } }),
   };
 }

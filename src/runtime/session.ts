@@ -17,6 +17,8 @@ export interface Session {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
   run(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>>;
+  /** Stops profiling (sessions opened with `profilePrefix`); ONNX Runtime writes the JSON file then. */
+  endProfiling(): void;
   release(): Promise<void>;
 }
 
@@ -96,6 +98,9 @@ export async function createSession(built: BuiltGraph, opts: SessionOptions = {}
       const result: Record<string, Tensor> = {};
       for (const [name, t] of Object.entries(out)) result[name] = fromOrt(t);
       return result;
+    },
+    endProfiling() {
+      native.endProfiling();
     },
     async release() {
       if (released) return;
