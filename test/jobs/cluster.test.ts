@@ -8,7 +8,7 @@ import { TEST_MODEL } from "./helpers/ticking-generator.js";
 
 let cluster: Cluster;
 beforeAll(async () => {
-  cluster = await startCluster({ apis: 2, workers: 2, workerEnv: { STEP_MS: "5", LOCK_MS: "1000" } });
+  cluster = await startCluster({ apis: 2, workers: 2, workerEnv: { STEP_MS: "5", LOCK_MS: "2000" } });
 });
 afterAll(async () => {
   await cluster?.stop();

@@ -51,8 +51,14 @@ export async function startRedis(): Promise<TestRedis> {
   const url = `redis://127.0.0.1:${port}`;
   let child: ChildProcess | undefined;
   const launch = async () => {
-    child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir], { stdio: "ignore" });
-    await waitForPing(url, 10_000);
+    const c = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir], { stdio: "ignore" });
+    child = c;
+    const spawnError = new Promise<never>((_, reject) =>
+      c.once("error", (e: NodeJS.ErrnoException) =>
+        reject(new Error(e.code === "ENOENT" ? "redis-server is not installed (Debian: apt-get install -y redis-server; .ci/run does it)" : e.message)),
+      ),
+    );
+    await Promise.race([waitForPing(url, 10_000), spawnError]);
   };
   const kill = async () => {
     const c = child;
