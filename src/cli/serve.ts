@@ -1,5 +1,5 @@
 // `vellum serve`: the Runware-compatible HTTP + WebSocket server with the in-process queue and the real pipeline
-// (pooled models, src/jobs/pipeline-generator.ts); an empty models folder serves the random demo model.
+// (pooled models, src/jobs/pipeline-generator.ts, in a worker thread: src/jobs/worker-generator.ts); an empty models folder serves the random demo model.
 // Flags override VELLUM_* env, which overrides the config file (--config or VELLUM_CONFIG).
 import { accessSync, constants, statSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -9,7 +9,7 @@ import type { TaskRecord } from "../api/task-registry.js";
 import { FolderCatalog } from "../catalog/catalog.js";
 import { ensureApiKey } from "../config/api-key-file.js";
 import { buildServerConfig, ConfigError, configFromEnv, configFromFile, type ServerConfig } from "../config/server-config.js";
-import { createPipelineGenerator } from "../jobs/pipeline-generator.js";
+import { createWorkerGenerator } from "../jobs/worker-generator.js";
 import { splitRedisArgs, startRedisServeParts } from "./worker.js";
 
 const HELP = `usage: vellum serve [--host H] [--port N] [--models DIR] [--data DIR] [--api-key KEY]... [--no-auth] [--public-url URL] [--config FILE]
@@ -89,7 +89,7 @@ export async function serve(args: string[]): Promise<number> {
   try {
     const catalog = await FolderCatalog.open({ modelsDir: config.modelsDir, dataDir: config.dataDir });
     for (const s of catalog.skipped) logger.warn("model skipped", { path: s.path, reason: s.reason });
-    const pipelines = createPipelineGenerator({ maxPipelines: 2 });
+    const pipelines = createWorkerGenerator({ maxPipelines: 2 }); // loads and inference off the event loop
     const redis = redisUrl === undefined ? undefined : await startRedisServeParts<TaskRecord>({ redisUrl, catalog, maxQueueLength: config.maxQueueLength, isWorkerEmbedded: cluster.isWorkerEmbedded, devices: config.devices, log: (m, f) => logger.info(m, f) });
     const server = await startVellumServer({ config, catalog, generator: pipelines.generate, logger, ...(redis !== undefined ? { queue: redis.queue, taskMirror: redis.taskMirror } : {}) });
     await new Promise<void>((resolve) => {

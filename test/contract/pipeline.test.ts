@@ -40,7 +40,7 @@ const inference = (extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 const bytesOf = (item: Record<string, unknown>) => Buffer.from(item.imageBase64Data as string, "base64");
-const encoderRuns = () => server.pipelines!.pool.stats().pipelines.reduce((s, p) => s + p.encoderRuns, 0);
+const encoderRuns = async () => (await server.pipelines!.stats()).pipelines.reduce((s, p) => s + p.encoderRuns, 0);
 
 async function cli(args: string[]): Promise<void> {
   const log = vi.spyOn(console, "log").mockImplementation(() => {});
@@ -76,7 +76,7 @@ describe("real pipeline through the API", () => {
     c.send([{ taskType: "authentication", apiKey: API_KEY }]);
     await c.waitFor((f) => items(f)[0]?.taskType === "authentication");
     await post([inference({ steps: 1 })]); // the pipeline is loaded (and the counter settled) before we measure
-    const before = encoderRuns();
+    const before = await encoderRuns();
     const t = inference({ clipSkip: [0, 1, 2], outputType: "URL" });
     c.send([t]);
     const results: Record<string, unknown>[] = [];
@@ -87,7 +87,7 @@ describe("real pipeline through the API", () => {
       from = c.frames.indexOf(f) + 1;
     }
     await c.close();
-    expect(encoderRuns() - before).toBe(1); // SD1 has one text encoder: one run for the whole sweep
+    expect((await encoderRuns()) - before).toBe(1); // SD1 has one text encoder: one run for the whole sweep
     expect(results.map((r) => r.seed)).toEqual([31337, 31337, 31337]);
     expect(results.map((r) => (r.clipSkipApplied as { clipSkip: number }).clipSkip)).toEqual([0, 1, 2]);
     for (const r of results) {

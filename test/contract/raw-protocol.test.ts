@@ -2,12 +2,12 @@
 // session resume, REST auth, image serving. Images come from the real pipeline generator over the tiny golden SD1 model.
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPipelineGenerator } from "../../src/jobs/pipeline-generator.js";
+import { createWorkerGenerator } from "../../src/jobs/worker-generator.js";
 import type { Generator } from "../../src/jobs/types.js";
 import { connectRaw, errs, items } from "./helpers/raw-ws.js";
 import { API_KEY, SD1_AIR, startTestServer, wsUrl, type TestServer } from "./helpers/test-server.js";
 
-const pipelines = createPipelineGenerator({ maxPipelines: 1, threads: 2 });
+const pipelines = createWorkerGenerator({ maxPipelines: 1, threads: 2 });
 /** The real generator, started late for "slow…" prompts so a client can disconnect mid-task. */
 const slowGenerator: Generator = async function* (req, ctx) {
   if (req.prompt.startsWith("slow")) await new Promise((r) => setTimeout(r, 400));

@@ -11,7 +11,7 @@ import { FolderCatalog } from "../../../src/catalog/catalog.js";
 import type { CatalogEntry, ModelCatalog } from "../../../src/catalog/types.js";
 import { readSafetensors, writeSafetensors } from "../../../src/checkpoint/safetensors.js";
 import { buildServerConfig } from "../../../src/config/server-config.js";
-import { createPipelineGenerator, type PipelineGenerator } from "../../../src/jobs/pipeline-generator.js";
+import { createWorkerGenerator, type WorkerGenerator } from "../../../src/jobs/worker-generator.js";
 import type { Generator } from "../../../src/jobs/types.js";
 import { goldenJson, goldenPath } from "../../helpers/golden.js";
 import { goldenModelDir } from "../../helpers/model-fixtures.js";
@@ -72,8 +72,8 @@ export interface TestServerOptions {
 }
 
 export interface TestServer extends VellumServer {
-  /** The real generator (undefined when a test double was given). */
-  readonly pipelines?: PipelineGenerator;
+  /** The real generator, in its worker thread as `vellum serve` runs it (undefined when a test double was given). */
+  readonly pipelines?: WorkerGenerator;
   readonly tiny: TinyCatalog;
 }
 
@@ -88,7 +88,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     shutdownGraceMs: 2000,
     ...opts.settings,
   });
-  const pipelines = opts.generator === undefined ? createPipelineGenerator({ maxPipelines: 2, threads: 2 }) : undefined;
+  const pipelines = opts.generator === undefined ? createWorkerGenerator({ maxPipelines: 2, threads: 2 }) : undefined;
   const server = await startVellumServer({ config, catalog: tiny.catalog, generator: opts.generator ?? pipelines!.generate, logger: createLogger("silent") });
   return {
     ...server,
