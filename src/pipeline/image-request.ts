@@ -9,7 +9,7 @@ import type { DenoiseInput } from "./denoise.js";
 import type { Pipeline } from "./pipeline.js";
 import type { ImageInput } from "./prepare-image.js";
 import { applyStrength, checkStrength, schedulerOrder, type StrengthSchedule } from "./strength.js";
-import { checkSize, sdxlTimeIds, type GenerateContext, type TextToImageRequest, type TextToImageResult } from "./text-to-image.js";
+import { checkSize, encodeRequestPrompts, sdxlTimeIds, type GenerateContext, type TextToImageRequest, type TextToImageResult } from "./text-to-image.js";
 
 export interface ImageToImageRequest extends Omit<TextToImageRequest, "latents"> {
   /** The init image; resized (lanczos) to width × height when its size differs. */
@@ -60,15 +60,7 @@ export async function prepareImageRun(pipeline: Pipeline, req: ImageToImageReque
   const scheduler = createScheduler(req.scheduler, pipeline.schedulerConfig, req.steps);
   const order = schedulerOrder(SAMPLERS[resolveScheduler(req.scheduler, pipeline.schedulerConfig).id].className);
   const schedule = applyStrength(scheduler, req.steps, req.strength, order);
-  const embeddings =
-    ctx.embeddings ??
-    (await pipeline.conditioner.encode({
-      prompt: req.prompt,
-      ...(req.negativePrompt !== undefined && { negativePrompt: req.negativePrompt }),
-      clipSkip: req.clipSkip ?? 0,
-      literal: req.literal ?? false,
-      ...(req.clipSkipRule !== undefined && { clipSkipRule: req.clipSkipRule }),
-    }));
+  const embeddings = ctx.embeddings ?? (await encodeRequestPrompts(pipeline, req));
   const f = pipeline.vaeScaleFactor;
   return {
     embeddings,

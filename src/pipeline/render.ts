@@ -57,11 +57,11 @@ export function modelLabel(pipeline: Pipeline): string {
   return basename(pipeline.model.source).replace(/\.safetensors$/i, "");
 }
 
-export async function renderImage(pipeline: Pipeline, req: RenderRequest, ctx: GenerateContext = {}): Promise<RenderedImage> {
-  const result = await textToImage(pipeline, req, ctx);
+/** The A1111 infotext of a generation (what Civitai and A1111 read back). */
+export function imageParameters(pipeline: Pipeline, req: RenderRequest, clipSkip: number, denoisingStrength?: number): string {
   const [sampler, scheduleType] = samplerLabel(pipeline, req.scheduler);
   const family = pipeline.model.family;
-  const parameters = formatParameters({
+  return formatParameters({
     prompt: req.prompt,
     ...(req.negativePrompt !== undefined && req.negativePrompt !== "" && { negativePrompt: req.negativePrompt }),
     steps: req.steps,
@@ -72,13 +72,18 @@ export async function renderImage(pipeline: Pipeline, req: RenderRequest, ctx: G
     width: req.width,
     height: req.height,
     model: modelLabel(pipeline),
-    clipSkip: result.embeddings.clipSkip,
+    clipSkip,
     family: family === "sdxl-refiner" ? "sdxl" : family,
+    ...(denoisingStrength !== undefined && { denoisingStrength }),
     extra: {
       ...(req.rng === "cpu" && { RNG: "CPU" }),
       ...(req.guidanceRescale !== undefined && req.guidanceRescale > 0 && { "Guidance rescale": req.guidanceRescale }),
     },
   });
+}
+
+/** Encodes a generated image in the requested format with its metadata. */
+export async function encodeRendered<R extends TextToImageResult>(req: RenderRequest, result: R, parameters: string): Promise<{ bytes: Uint8Array; parameters: string; result: R }> {
   const { rgb, width, height } = result.image;
   const bytes = await encodeImage(rgb, width, height, {
     format: req.format,
@@ -86,4 +91,9 @@ export async function renderImage(pipeline: Pipeline, req: RenderRequest, ctx: G
     parameters,
   });
   return { bytes, parameters, result };
+}
+
+export async function renderImage(pipeline: Pipeline, req: RenderRequest, ctx: GenerateContext = {}): Promise<RenderedImage> {
+  const result = await textToImage(pipeline, req, ctx);
+  return encodeRendered(req, result, imageParameters(pipeline, req, result.embeddings.clipSkip));
 }

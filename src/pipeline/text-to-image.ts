@@ -68,17 +68,20 @@ export function sdxlTimeIds(req: TextToImageRequest): Float32Tensor {
   return float32([1, 6], [...original, ...crops, ...target]);
 }
 
+/** Encodes a request's prompts (clipSkip, rule and literal mode as asked). */
+export function encodeRequestPrompts(pipeline: Pipeline, req: TextToImageRequest): Promise<PromptEmbeddings> {
+  return pipeline.conditioner.encode({
+    prompt: req.prompt,
+    ...(req.negativePrompt !== undefined && { negativePrompt: req.negativePrompt }),
+    clipSkip: req.clipSkip ?? 0,
+    literal: req.literal ?? false,
+    ...(req.clipSkipRule !== undefined && { clipSkipRule: req.clipSkipRule }),
+  });
+}
+
 export async function textToImage(pipeline: Pipeline, req: TextToImageRequest, ctx: GenerateContext = {}): Promise<TextToImageResult> {
   checkSize(pipeline, req.width, req.height);
-  const embeddings =
-    ctx.embeddings ??
-    (await pipeline.conditioner.encode({
-      prompt: req.prompt,
-      ...(req.negativePrompt !== undefined && { negativePrompt: req.negativePrompt }),
-      clipSkip: req.clipSkip ?? 0,
-      literal: req.literal ?? false,
-      ...(req.clipSkipRule !== undefined && { clipSkipRule: req.clipSkipRule }),
-    }));
+  const embeddings = ctx.embeddings ?? (await encodeRequestPrompts(pipeline, req));
   const scheduler = createScheduler(req.scheduler, pipeline.schedulerConfig, req.steps);
   const generator: Noise = createGenerator(req.rng ?? "gpu", req.seed);
   const shape = [1, pipeline.vaeConfig.latentChannels, req.height / pipeline.vaeScaleFactor, req.width / pipeline.vaeScaleFactor];
