@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { ModelPool, poolKey } from "../../src/jobs/model-pool.js";
 import { createPipelineGenerator, seedAt } from "../../src/jobs/pipeline-generator.js";
 import type { GenerateRequest } from "../../src/jobs/types.js";
+import { createWorkerGenerator } from "../../src/jobs/worker-generator.js";
 import { openSessionCount } from "../../src/runtime/index.js";
 import { LORA_AIR, tinyCatalog } from "./helpers/test-server.js";
 
@@ -108,5 +109,26 @@ describe("pipeline generator", () => {
     expect(seedAt(5n, 2)).toBe(7n);
     expect(seedAt(2n ** 63n - 1n, 1)).toBe(1n);
     await g.close();
+  });
+});
+
+describe("worker generator (what `vellum serve` runs)", () => {
+  it("produces the same bytes as the in-thread generator, forwards progress, error details and cancellation", async () => {
+    const w = createWorkerGenerator({ threads: 1 });
+    const local = createPipelineGenerator({ threads: 1 });
+    const req = await request({ numberResults: 2, clipSkip: 1 });
+    const progress: number[] = [];
+    const viaWorker: Buffer[] = [];
+    for await (const img of w.generate(req, { signal: new AbortController().signal, onProgress: (p) => progress.push(p.imageIndex * 10 + p.step) })) viaWorker.push(Buffer.from(img.bytes));
+    const inThread = await collect(local.generate(req, never()));
+    expect(viaWorker.map((b, i) => b.equals(inThread[i]!))).toEqual([true, true]);
+    expect(progress).toEqual([1, 2, 11, 12]);
+    await expect(collect(w.generate(await request({ clipSkip: 99 }), never()))).rejects.toMatchObject({ code: "invalidClipSkip", parameter: "clipSkip", min: 0, max: req.model.maxClipSkip });
+    const ctl = new AbortController();
+    const reason = Object.assign(new Error("stop"), { code: "taskCancelled" });
+    const run = collect(w.generate(await request({ steps: 4 }), { signal: ctl.signal, onProgress: (p) => p.step === 1 && ctl.abort(reason) }));
+    await expect(run).rejects.toBe(reason);
+    expect((await w.stats()).pipelines.every((p) => p.users === 0)).toBe(true);
+    await Promise.all([w.close(), local.close()]);
   });
 });

@@ -8,7 +8,9 @@ import { createServer, type IncomingMessage, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import sharp from "sharp";
 import { generate } from "../../src/cli/generate.js";
+import { parseParameters, readPngTextChunks } from "../../src/image/index.js";
 import { connectRaw, errs, items } from "./helpers/raw-ws.js";
 import { API_KEY, FLUX_AIR, LORA_AIR, SD1_AIR, startTestServer, wsUrl, type TestServer } from "./helpers/test-server.js";
 
@@ -172,6 +174,26 @@ describe("real pipeline through the API", () => {
     expect(bytesOf(rescaled.body.data![0]!).equals(bytesOf(images[0]!))).toBe(false);
     const bad = await post([inference({ guidanceRescale: 1.5 })]);
     expect(bad.body.errors![0]).toMatchObject({ code: "invalidGuidanceRescale", min: 0, max: 1 });
+  });
+});
+
+describe("img2img and inpainting through the API", () => {
+  it("seedImage → img2img, + maskImage → inpainting, with Denoising strength in the PNG metadata", async () => {
+    const uri = async (img: ReturnType<typeof sharp>) => `data:image/png;base64,${(await img.png().toBuffer()).toString("base64")}`;
+    const seedImage = await uri(sharp({ create: { width: 128, height: 128, channels: 3, background: "#c04020" } }));
+    const half = Buffer.alloc(128 * 128, 0).map((_, i) => (i % 128 < 64 ? 255 : 0));
+    const maskImage = await uri(sharp(half, { raw: { width: 128, height: 128, channels: 1 } }));
+    const { body } = await post([inference({ seedImage, strength: 0.6 }), inference({ seedImage, maskImage, strength: 0.6 })]);
+    expect(body.errors).toBeUndefined();
+    const [img2img, inpainted] = body.data!.map(bytesOf);
+    expect(img2img!.equals(inpainted!)).toBe(false);
+    for (const png of [img2img!, inpainted!]) {
+      const fields = parseParameters(readPngTextChunks(png)["parameters"]!).fields;
+      expect(fields["Denoising strength"]).toBe("0.6");
+      expect(fields["Seed"]).toBe("31337");
+    }
+    const bad = await post([inference({ seedImage, strength: 0.6, maskImage: seedImage.slice(0, 40) })]);
+    expect(bad.body.errors![0]!.code).toMatch(/^invalid(MaskImage|Image)$/);
   });
 });
 
