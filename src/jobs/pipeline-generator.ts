@@ -3,13 +3,10 @@
 // seed), rendered exactly as `vellum generate` renders it (same metadata, byte-identical PNGs). Progress per step,
 // cancellation between steps, `clipSkipApplied` and warnings on every image; refusals carry Runware codes.
 import { ClipSkipError, type LayerChoice, type PromptEmbeddings } from "../conditioning/index.js";
-import { encodeImage, formatParameters } from "../image/index.js";
-import { imageToImage } from "../pipeline/image-to-image.js";
-import { inpaint } from "../pipeline/inpaint.js";
 import type { Pipeline } from "../pipeline/pipeline.js";
-import { modelLabel, renderImage, samplerLabel, type RenderRequest } from "../pipeline/render.js";
+import { renderSeededImage } from "../pipeline/render-seeded.js";
+import { renderImage, samplerLabel, type RenderRequest } from "../pipeline/render.js";
 import { UnknownSchedulerError } from "../schedulers/index.js";
-import type { ImageToImageResult } from "../pipeline/image-request.js";
 import { ModelPool, type LoadedLora, type ModelPoolConfig } from "./model-pool.js";
 import type { ClipSkipApplied, GeneratedImage, GenerateContext, GenerateRequest, Generator } from "./types.js";
 
@@ -85,32 +82,6 @@ function checkRequest(req: GenerateRequest, pipeline: Pipeline, clipSkips: reado
   }
 }
 
-/** img2img / inpainting with the same A1111 metadata as `renderImage`, plus "Denoising strength". */
-async function renderFromImage(pipeline: Pipeline, r: RenderRequest, req: GenerateRequest, ctx: { embeddings: PromptEmbeddings; signal: AbortSignal; onProgress: (p: { step: number; total: number }) => void }): Promise<Uint8Array> {
-  const base = { ...r, seedImage: req.seedImage!, strength: req.strength };
-  const result: ImageToImageResult = req.maskImage !== undefined ? await inpaint(pipeline, { ...base, maskImage: req.maskImage }, ctx) : await imageToImage(pipeline, base, ctx);
-  const [sampler, scheduleType] = samplerLabel(pipeline, r.scheduler);
-  const family = pipeline.model.family;
-  const parameters = formatParameters({
-    prompt: r.prompt,
-    ...(r.negativePrompt !== undefined && r.negativePrompt !== "" && { negativePrompt: r.negativePrompt }),
-    steps: r.steps,
-    sampler,
-    ...(scheduleType !== undefined && { scheduleType }),
-    cfgScale: r.guidanceScale,
-    seed: r.seed,
-    width: r.width,
-    height: r.height,
-    model: modelLabel(pipeline),
-    clipSkip: result.embeddings.clipSkip,
-    family: family === "sdxl-refiner" ? "sdxl" : family,
-    denoisingStrength: req.strength,
-    extra: { ...(r.guidanceRescale !== undefined && r.guidanceRescale > 0 && { "Guidance rescale": r.guidanceRescale }) },
-  });
-  const { rgb, width, height } = result.image;
-  return encodeImage(rgb, width, height, { format: r.format, ...(r.quality !== undefined && { quality: r.quality }), parameters });
-}
-
 async function* generateWith(pool: ModelPool, req: GenerateRequest, ctx: GenerateContext): AsyncGenerator<GeneratedImage> {
   if (!RUNNABLE.has(req.model.architecture)) {
     throw jobError("invalidModel", `${req.model.air} is a ${req.model.architecture} model; this server runs Stable Diffusion 1.x, 2.x and XL checkpoints only.`, { parameter: "model", type: "string" });
@@ -158,7 +129,8 @@ async function* generateWith(pool: ModelPool, req: GenerateRequest, ctx: Generat
         ...(format !== "png" && { quality: req.output.quality }),
       };
       const run = { embeddings: e, signal: ctx.signal, onProgress: (p: { step: number; total: number }) => ctx.onProgress({ step: p.step, total: p.total, imageIndex: i }) };
-      const bytes = req.seedImage !== undefined ? await renderFromImage(pipeline, r, req, run) : (await renderImage(pipeline, r, run)).bytes;
+      const seeded = req.seedImage === undefined ? undefined : { seedImage: req.seedImage, strength: req.strength, ...(req.maskImage !== undefined && { maskImage: req.maskImage }) };
+      const bytes = (seeded === undefined ? await renderImage(pipeline, r, run) : await renderSeededImage(pipeline, { ...r, ...seeded }, run)).bytes;
       const warnings = loraWarnings(lease.loras, clipSkip);
       yield { index: i, seed, bytes, mime: MIME[format], clipSkipApplied: clipSkipApplied(e, pipeline), ...(warnings.length > 0 && { warnings }) };
     }
