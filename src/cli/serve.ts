@@ -1,7 +1,8 @@
 // `vellum serve`: the Runware-compatible HTTP + WebSocket server with the in-process queue and the real pipeline
 // (pooled models, src/jobs/pipeline-generator.ts, in a worker thread: src/jobs/worker-generator.ts); an empty models folder serves the random demo model.
 // Flags override VELLUM_* env, which overrides the config file (--config or VELLUM_CONFIG).
-import { accessSync, constants, statSync } from "node:fs";
+import { accessSync, constants, existsSync, mkdirSync, statSync } from "node:fs";
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { createLogger } from "../api/logger.js";
 import { startVellumServer } from "../api/server.js";
@@ -26,7 +27,12 @@ const HELP = `usage: vellum serve [--host H] [--port N] [--models DIR] [--data D
                     this node; getResponse works on every node (also VELLUM_REDIS). See docs/scaling.md
   --no-worker       with --redis: this node only serves the API (no embedded worker)`;
 
+/** The default ./models is created on first start (a fresh install works at once); a folder named by the user must exist. */
 function checkModelsDir(dir: string): void {
+  if (dir === resolve("./models") && !existsSync(dir)) {
+    mkdirSync(dir, { recursive: true });
+    console.error(`created ${dir}: put .safetensors checkpoints, diffusers folders and LoRAs there (see docs/api-compat.md)`);
+  }
   try {
     if (!statSync(dir).isDirectory()) throw new Error("not a directory");
     accessSync(dir, constants.R_OK | constants.X_OK);
