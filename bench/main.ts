@@ -1,7 +1,8 @@
 // npm run bench -- --model FILE [--size 512] [--steps N] [--runs 3] [--threads T] [--device cpu|webgpu|cuda] …
 // Per stage: median and min wall time over runs, achieved GFLOP/s from FLOPs counted on the configs (bench/flops.ts),
 // peak RSS (VmHWM), then one JSON line. `load→first step` is measured from reading the checkpoint header to the first
-// CFG UNet step's output, text encoders and UNet session included; its first run is "new" when the cache is empty.
+// CFG UNet step's output, text encoders and UNet session included ("load→ready" stops when the sessions are open);
+// its first run is "new" when the cache is empty.
 import { mkdtempSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,11 +14,13 @@ import { DEVICES, listSupportedBackends, resolveOptions, type Device, type Optim
 import { clipTextFlops, unetFlops, vaeDecoderFlops } from "./flops.js";
 import { benchModel, cfgStepFeeds, openConditioner, openUNet, openVAEDecoder, PROMPT, runUNet, vaeFeeds } from "./stages.js";
 import { runPipeline } from "./pipeline-run.js";
-import { cpuMsSince, formatStage, gib, procStatusBytes, summarize, timeStage, type StageResult } from "./stats.js";
+import { formatProfile, summarizeProfile } from "./profile-summary.js";
+import { cpuMsSince, formatStage, gib, procStatusBytes, resetPeakRss, summarize, timeStage, type StageResult } from "./stats.js";
 
 const USAGE = `usage: npm run bench -- --model FILE [--size 512] [--steps N] [--runs 3] [--load-runs R] [--threads T] [--inter-op T]
-  [--device cpu|webgpu|cuda] [--attention mha|unfused] [--opt-level disabled|basic|extended|all] [--prepack on|off]
-  [--cache-optimized] [--cache-dir DIR | --fresh-cache] [--stages load,text,unet,vae] [--list-backends]`;
+  [--device cpu|webgpu|cuda] [--attention mha|unfused] [--opt-level disabled|basic|extended|all] [--prepack on|off] [--arena on|off]
+  [--cache-optimized] [--cache-dir DIR | --fresh-cache] [--stages load,text,unet,vae] [--profile PREFIX] [--list-backends]
+  --profile: profile the UNet session and print its kernel time per operator type`;
 
 const { values } = parseArgs({
   options: {
@@ -32,11 +35,13 @@ const { values } = parseArgs({
     attention: { type: "string" },
     "opt-level": { type: "string" },
     prepack: { type: "string" },
+    arena: { type: "string" },
     "cache-optimized": { type: "boolean", default: false },
     "cache-dir": { type: "string" },
     "fresh-cache": { type: "boolean", default: false },
     stages: { type: "string", default: "load,text,unet,vae" },
     "list-backends": { type: "boolean", default: false },
+    profile: { type: "string" },
     help: { type: "boolean", default: false },
   },
 });
@@ -65,6 +70,7 @@ const opts: SessionOptions = {
   ...(values["inter-op"] !== undefined && { interOpThreads: Number(values["inter-op"]) }),
   ...(values["opt-level"] !== undefined && { optimizationLevel: values["opt-level"] as OptimizationLevel }),
   ...(values.prepack !== undefined && { prepacking: values.prepack !== "off" }),
+  ...(values.arena !== undefined && { memArena: values.arena !== "off" }),
 };
 const resolved = resolveOptions(opts);
 const loadBefore = loadavg()[0]!;
@@ -81,13 +87,16 @@ const latent = size / 8;
 // load → first CFG step; the last load's sessions serve the other stages
 const loadMs: number[] = [];
 const loadCpuMs: number[] = [];
+const openMs: number[] = [];
+const loadPeaks: number[] = [];
 let open: Awaited<ReturnType<typeof openAll>> | undefined;
 async function openAll() {
   const t0 = performance.now();
   const c0 = process.cpuUsage();
   const m = benchModel(loadModel(values.model!).model);
   const conditioner = await openConditioner(m, opts);
-  const unet = await openUNet(m, opts);
+  const unet = await openUNet(m, values.profile === undefined ? opts : { ...opts, profilePrefix: values.profile });
+  openMs.push(performance.now() - t0);
   const emb = await conditioner.encode(PROMPT);
   const feeds = cfgStepFeeds(m, emb, latent, latent);
   await runUNet(unet, feeds);
@@ -101,13 +110,24 @@ for (let i = 0; i < loadCount; i++) {
     await Promise.all([open.conditioner.release(), open.unet.release()]);
     closeModel(open.m.model);
   }
+  const rssBefore = procStatusBytes("VmRSS");
+  resetPeakRss();
   open = await openAll();
-  console.log(`  load→first step run ${i + 1}: ${(loadMs.at(-1)! / 1000).toFixed(2)} s, RSS ${gib(procStatusBytes("VmRSS"))}, peak ${gib(procStatusBytes("VmHWM"))}`);
+  const runPeak = procStatusBytes("VmHWM");
+  loadPeaks.push(runPeak ?? 0);
+  console.log(
+    `  load→first step run ${i + 1}: ${(loadMs.at(-1)! / 1000).toFixed(2)} s (sessions ready after ${(openMs.at(-1)! / 1000).toFixed(2)} s), ` +
+      `RSS before ${gib(rssBefore)}, after ${gib(procStatusBytes("VmRSS"))}, peak during ${gib(runPeak)}`,
+  );
 }
 const { m, conditioner, unet, feeds } = open!;
 if (stages.has("load")) {
+  report(summarize("load→ready (new)", openMs.slice(0, 1), 0));
   report(summarize("load→first step (new)", loadMs.slice(0, 1), 0, loadCpuMs.slice(0, 1)));
-  if (loadMs.length > 1) report(summarize("load→first step (again)", loadMs.slice(1), 0, loadCpuMs.slice(1)));
+  if (loadMs.length > 1) {
+    report(summarize("load→ready (again)", openMs.slice(1), 0));
+    report(summarize("load→first step (again)", loadMs.slice(1), 0, loadCpuMs.slice(1)));
+  }
 }
 
 const unetStepFlops = unetFlops(m.unetConfig, { batch: 2, height: latent, width: latent, contextTokens: 77 });
@@ -117,6 +137,10 @@ if (stages.has("text")) {
   report(await timeStage("text encode (pos+neg)", runs, flops, () => conditioner.encode(PROMPT)));
 }
 if (stages.has("unet")) report(await timeStage("UNet CFG step", runs, unetStepFlops, () => runUNet(unet, feeds)));
+if (values.profile !== undefined) {
+  const file = unet.endProfiling();
+  console.log(`UNet kernel time by operator (${file}, first step included):\n${formatProfile(summarizeProfile(file))}`);
+}
 let vaeOpenMs = 0;
 if (stages.has("vae") || Number(values.steps) > 0) {
   const t0 = performance.now();
@@ -133,7 +157,8 @@ if (stages.has("vae") || Number(values.steps) > 0) {
     report(summarize(`pipeline ${steps} steps`, [ms], 0));
   }
 }
-const peak = procStatusBytes("VmHWM");
+// VmHWM was reset before each load: the process peak is the larger of the load peaks and what came after
+const peak = Math.max(procStatusBytes("VmHWM") ?? 0, ...loadPeaks);
 console.log(`load average ${loadavg()[0]!.toFixed(1)} (machine shared with other work: compare cpu times when it is above the core count)`);
 console.log(`peak RSS ${gib(peak)}; UNet step ${(unetStepFlops / 1e9).toFixed(0)} GFLOP; VAE open ${(vaeOpenMs / 1000).toFixed(2)} s`);
 console.log(
@@ -144,6 +169,7 @@ console.log(
     stages: Object.fromEntries(results.map((r) => [r.stage, { medianMs: r.medianMs, minMs: r.minMs, runsMs: r.runsMs, cpuMs: r.cpuMs, flops: r.flops, gflops: r.gflops }])),
     loadAverage: [loadBefore, loadavg()[0]],
     vaeOpenMs,
+    loadPeakRssBytes: loadPeaks,
     peakRssBytes: peak,
   }),
 );

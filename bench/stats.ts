@@ -1,5 +1,5 @@
 // Timing and memory helpers for the benchmark: runs of an async stage, median/min, peak RSS from /proc.
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 
 export interface StageResult {
   readonly stage: string;
@@ -53,6 +53,16 @@ export function procStatusBytes(field: "VmHWM" | "VmRSS"): number | undefined {
     return m === null ? undefined : Number(m[1]) * 1024;
   } catch {
     return undefined;
+  }
+}
+
+/** Resets VmHWM to the current RSS (Linux `clear_refs` 5), so the next read is the peak of what follows. */
+export function resetPeakRss(): boolean {
+  try {
+    writeFileSync("/proc/self/clear_refs", "5");
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -23,6 +23,8 @@ export interface SessionOptions {
    * of optimising again; default false. Only meaningful for the CPU provider.
    */
   cacheOptimized?: boolean;
+  /** ONNX Runtime's CPU memory arena (keeps freed activation blocks for reuse); default true. */
+  memArena?: boolean;
   /** Write ONNX Runtime's per-node profile (JSON) to files starting with this prefix; see Session.endProfiling. */
   profilePrefix?: string;
 }
@@ -37,13 +39,14 @@ export function resolveOptions(opts: SessionOptions): ResolvedOptions {
     optimizationLevel: opts.optimizationLevel ?? "all",
     prepacking: opts.prepacking ?? true,
     cacheOptimized: opts.cacheOptimized ?? false,
+    memArena: opts.memArena ?? true,
     ...(opts.profilePrefix !== undefined && { profilePrefix: opts.profilePrefix }),
   };
 }
 
 /** Cache key part: sessions differing in any option are different native sessions. */
 export function optionsKey(o: ResolvedOptions): string {
-  return [o.device, o.threads, o.interOpThreads, o.optimizationLevel, o.prepacking ? "pp" : "nopp", o.cacheOptimized ? "opt" : "", o.profilePrefix ?? ""].join("/");
+  return [o.device, o.threads, o.interOpThreads, o.optimizationLevel, o.prepacking ? "pp" : "nopp", o.cacheOptimized ? "opt" : "", o.memArena ? "" : "noarena", o.profilePrefix ?? ""].join("/");
 }
 
 /**
@@ -73,6 +76,7 @@ export function toOrtOptions(o: ResolvedOptions, saving: { saveOptimizedTo?: str
     intraOpNumThreads: o.threads,
     interOpNumThreads: o.interOpThreads,
     executionMode: o.interOpThreads > 1 ? "parallel" : "sequential",
+    enableCpuMemArena: o.memArena,
     ...(saving.saveOptimizedTo !== undefined && { optimizedModelFilePath: saving.saveOptimizedTo }),
     ...(o.profilePrefix !== undefined && { enableProfiling: true, profileFilePrefix: o.profilePrefix }),
     // saving at level "all" warns that the result is hardware-specific; the file name carries the CPU model

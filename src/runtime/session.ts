@@ -2,8 +2,8 @@
 // Sessions are cached by model hash and options, and reference-counted: release() frees the native session when
 // its last user lets go. With `cacheOptimized`, the first session of a model saves ONNX Runtime's optimised graph
 // in the model's cache folder and later sessions load that instead of optimising again.
-import { existsSync, renameSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { existsSync, readdirSync, renameSync, statSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import ort from "onnxruntime-node";
 import type { BuiltGraph } from "../graph/index.js";
 import { tensor, type DType, type Tensor } from "../tensor/tensor.js";
@@ -17,8 +17,8 @@ export interface Session {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
   run(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>>;
-  /** Stops profiling (sessions opened with `profilePrefix`); ONNX Runtime writes the JSON file then. */
-  endProfiling(): void;
+  /** Stops profiling (sessions opened with `profilePrefix`); ONNX Runtime writes the JSON file then. Returns its path. */
+  endProfiling(): string;
   release(): Promise<void>;
 }
 
@@ -71,6 +71,18 @@ async function openNative(modelPath: string, o: ResolvedOptions): Promise<ort.In
   return session;
 }
 
+/** ONNX Runtime names profiles `<prefix>_<date-time>.json`; the newest one is the file just written. */
+function newestProfile(prefix: string | undefined): string {
+  if (prefix === undefined) throw new Error("runtime: the session was not opened with profilePrefix");
+  const dir = dirname(prefix);
+  const files = readdirSync(dir)
+    .filter((f) => f.startsWith(`${basename(prefix)}_`) && f.endsWith(".json"))
+    .map((f) => join(dir, f));
+  const newest = files.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
+  if (newest === undefined) throw new Error(`runtime: no profile written for ${prefix}`);
+  return newest;
+}
+
 export async function createSession(built: BuiltGraph, opts: SessionOptions = {}): Promise<Session> {
   const o = resolveOptions(opts);
   if (o.device !== "cpu") assertDevice(o.device);
@@ -101,6 +113,7 @@ export async function createSession(built: BuiltGraph, opts: SessionOptions = {}
     },
     endProfiling() {
       native.endProfiling();
+      return newestProfile(o.profilePrefix);
     },
     async release() {
       if (released) return;
