@@ -1,19 +1,21 @@
 // DEISMultistepScheduler (diffusers 0.27.2): log-rho DEIS, multistep orders 1–3 on epsilon re-derived from x0.
 import type { Float32Tensor } from "../tensor/tensor.js";
+import { LambdaSampler } from "./lambda-sampler.js";
 import {
-  addNoiseVP,
   alphaSigma,
   boolOr,
   combine,
   lambdaSchedule,
-  numberOr,
+  multistepOrder,
   predictionTypeOf,
   rejectUnsupported,
+  solverOrderOf,
   stringOr,
   toX0,
+  type LambdaSchedule,
   type PredictionType,
 } from "./multistep.js";
-import type { Scheduler, SchedulerConfig, SchedulerFactory, StepResult } from "./types.js";
+import type { SchedulerConfig, SchedulerFactory, StepResult } from "./types.js";
 
 const CLASS = "DEISMultistepScheduler";
 
@@ -25,8 +27,7 @@ export interface DEISConfig {
 
 export function deisConfig(config: SchedulerConfig): DEISConfig {
   rejectUnsupported(config, CLASS);
-  const solverOrder = numberOr(config["solver_order"], 2);
-  if (solverOrder !== 1 && solverOrder !== 2 && solverOrder !== 3) throw new Error(`${CLASS}: solver_order ${solverOrder} must be 1, 2 or 3`);
+  const solverOrder = solverOrderOf(config, CLASS);
   const algorithmType = stringOr(config["algorithm_type"], "deis");
   if (algorithmType !== "deis" && algorithmType !== "dpmsolver" && algorithmType !== "dpmsolver++") {
     throw new Error(`${CLASS}: algorithm_type ${algorithmType} is not supported`); // diffusers maps the DPM names to deis
@@ -50,28 +51,14 @@ function ind3(t: number, b: number, c: number, d: number): number {
   return num / ((Math.log(b) - lc) * (Math.log(b) - ld));
 }
 
-class DEIS implements Scheduler {
-  readonly timesteps: readonly number[];
-  readonly sigmas: readonly number[];
-  readonly initNoiseSigma = 1;
-  private readonly modelOutputs: (Float32Tensor | undefined)[];
+class DEIS extends LambdaSampler {
   private lowerOrderNums = 0;
 
   constructor(
     private readonly config: DEISConfig,
-    schedule: { timesteps: number[]; sigmas: number[] },
+    schedule: LambdaSchedule,
   ) {
-    this.timesteps = schedule.timesteps;
-    this.sigmas = schedule.sigmas;
-    this.modelOutputs = new Array<Float32Tensor | undefined>(config.solverOrder).fill(undefined);
-  }
-
-  setBeginIndex(): void {
-    // Steps are indexed explicitly.
-  }
-
-  scaleModelInput(sample: Float32Tensor): Float32Tensor {
-    return sample;
+    super(CLASS, schedule, config.solverOrder);
   }
 
   step(modelOutput: Float32Tensor, i: number, sample: Float32Tensor): StepResult {
@@ -85,31 +72,12 @@ class DEIS implements Scheduler {
     const x0 = toX0(config.predictionType, modelOutput, sample, sigma);
     const { alpha, sigma: s } = alphaSigma(sigma);
     const eps = combine([[1 / s, sample], [-alpha / s, x0]]);
-    this.modelOutputs.shift();
-    this.modelOutputs.push(eps);
+    this.pushOutput(eps);
 
-    let prevSample: Float32Tensor;
-    if (config.solverOrder === 1 || this.lowerOrderNums < 1 || lowerOrderFinal) prevSample = this.firstOrder(eps, i, sample);
-    else if (config.solverOrder === 2 || this.lowerOrderNums < 2 || lowerOrderSecond) prevSample = this.secondOrder(i, sample);
-    else prevSample = this.thirdOrder(i, sample);
+    const order = multistepOrder(config.solverOrder, this.lowerOrderNums, lowerOrderFinal, lowerOrderSecond);
+    const prevSample = order === 1 ? this.firstOrder(eps, i, sample) : order === 2 ? this.secondOrder(i, sample) : this.thirdOrder(i, sample);
     if (this.lowerOrderNums < config.solverOrder) this.lowerOrderNums++;
     return { prevSample, predOriginalSample: x0 };
-  }
-
-  addNoise(original: Float32Tensor, noise: Float32Tensor, i: number): Float32Tensor {
-    return addNoiseVP(original, noise, this.sigma(i));
-  }
-
-  private sigma(i: number): number {
-    const s = this.sigmas[i];
-    if (s === undefined) throw new Error(`${CLASS}: sigma index ${i} outside 0..${this.sigmas.length - 1}`);
-    return s;
-  }
-
-  private output(back: number): Float32Tensor {
-    const m = this.modelOutputs[this.modelOutputs.length - 1 - back];
-    if (m === undefined) throw new Error(`${CLASS}: missing model output ${back} steps back`);
-    return m;
   }
 
   private firstOrder(eps: Float32Tensor, i: number, sample: Float32Tensor): Float32Tensor {

@@ -1,19 +1,23 @@
 // DPMSolverMultistepScheduler (diffusers 0.27.2): DPM-Solver++ 2M / 3M and the SDE variant 2M SDE, in lambda space.
 import type { Float32Tensor } from "../tensor/tensor.js";
+import { LambdaSampler } from "./lambda-sampler.js";
 import {
-  addNoiseVP,
   alphaSigma,
   boolOr,
   combine,
+  dpmSolverTypeOf,
+  finalSigmasTypeOf,
   lambdaSchedule,
-  numberOr,
+  multistepOrder,
   predictionTypeOf,
   rejectUnsupported,
+  solverOrderOf,
   stringOr,
   toX0,
+  type LambdaSchedule,
   type PredictionType,
 } from "./multistep.js";
-import type { Noise, Scheduler, SchedulerConfig, SchedulerFactory, StepResult } from "./types.js";
+import type { Noise, SchedulerConfig, SchedulerFactory, StepResult } from "./types.js";
 
 const CLASS = "DPMSolverMultistepScheduler";
 
@@ -30,8 +34,7 @@ export interface DPMSolverMultistepConfig {
 
 export function dpmSolverMultistepConfig(config: SchedulerConfig): DPMSolverMultistepConfig {
   rejectUnsupported(config, CLASS);
-  const solverOrder = numberOr(config["solver_order"], 2);
-  if (solverOrder !== 1 && solverOrder !== 2 && solverOrder !== 3) throw new Error(`${CLASS}: solver_order ${solverOrder} must be 1, 2 or 3`);
+  const solverOrder = solverOrderOf(config, CLASS);
   let algorithmType = stringOr(config["algorithm_type"], "dpmsolver++");
   if (algorithmType === "deis") algorithmType = "dpmsolver++"; // diffusers re-registers it
   if (algorithmType !== "dpmsolver++" && algorithmType !== "sde-dpmsolver++") {
@@ -40,13 +43,8 @@ export function dpmSolverMultistepConfig(config: SchedulerConfig): DPMSolverMult
   if (algorithmType === "sde-dpmsolver++" && solverOrder === 3) {
     throw new Error(`${CLASS}: sde-dpmsolver++ has no third-order update (diffusers fails on it too)`);
   }
-  let solverType = stringOr(config["solver_type"], "midpoint");
-  if (solverType === "logrho" || solverType === "bh1" || solverType === "bh2") solverType = "midpoint";
-  if (solverType !== "midpoint" && solverType !== "heun") throw new Error(`${CLASS}: solver_type ${solverType} is not supported`);
-  const finalSigmasType = stringOr(config["final_sigmas_type"], "zero");
-  if (finalSigmasType !== "zero" && finalSigmasType !== "sigma_min") {
-    throw new Error(`${CLASS}: final_sigmas_type must be zero or sigma_min, got ${finalSigmasType}`);
-  }
+  const solverType = dpmSolverTypeOf(config, CLASS);
+  const finalSigmasType = finalSigmasTypeOf(config, CLASS);
   return {
     solverOrder,
     algorithmType,
@@ -58,29 +56,14 @@ export function dpmSolverMultistepConfig(config: SchedulerConfig): DPMSolverMult
   };
 }
 
-class DPMSolverMultistep implements Scheduler {
-  readonly timesteps: readonly number[];
-  readonly sigmas: readonly number[];
-  readonly initNoiseSigma = 1;
-  private beginIndex = 0;
-  private readonly modelOutputs: (Float32Tensor | undefined)[];
+class DPMSolverMultistep extends LambdaSampler {
   private lowerOrderNums = 0;
 
   constructor(
     private readonly config: DPMSolverMultistepConfig,
-    schedule: { timesteps: number[]; sigmas: number[] },
+    schedule: LambdaSchedule,
   ) {
-    this.timesteps = schedule.timesteps;
-    this.sigmas = schedule.sigmas;
-    this.modelOutputs = new Array<Float32Tensor | undefined>(config.solverOrder).fill(undefined);
-  }
-
-  setBeginIndex(index: number): void {
-    this.beginIndex = index;
-  }
-
-  scaleModelInput(sample: Float32Tensor): Float32Tensor {
-    return sample;
+    super(CLASS, schedule, config.solverOrder);
   }
 
   step(modelOutput: Float32Tensor, i: number, sample: Float32Tensor, noise: Noise): StepResult {
@@ -91,39 +74,15 @@ class DPMSolverMultistep implements Scheduler {
     const lowerOrderSecond = i === n - 2 && config.lowerOrderFinal && n < 15;
 
     const x0 = toX0(config.predictionType, modelOutput, sample, this.sigma(i));
-    this.modelOutputs.shift();
-    this.modelOutputs.push(x0);
+    this.pushOutput(x0);
 
     // The SDE variant draws one tensor per step, before the update, whatever order the update has.
     const z = config.algorithmType === "sde-dpmsolver++" ? noise.randn(modelOutput.shape) : undefined;
 
-    let prevSample: Float32Tensor;
-    if (config.solverOrder === 1 || this.lowerOrderNums < 1 || lowerOrderFinal) {
-      prevSample = this.firstOrder(x0, i, sample, z);
-    } else if (config.solverOrder === 2 || this.lowerOrderNums < 2 || lowerOrderSecond) {
-      prevSample = this.secondOrder(i, sample, z);
-    } else {
-      prevSample = this.thirdOrder(i, sample);
-    }
+    const order = multistepOrder(config.solverOrder, this.lowerOrderNums, lowerOrderFinal, lowerOrderSecond);
+    const prevSample = order === 1 ? this.firstOrder(x0, i, sample, z) : order === 2 ? this.secondOrder(i, sample, z) : this.thirdOrder(i, sample);
     if (this.lowerOrderNums < config.solverOrder) this.lowerOrderNums++;
     return { prevSample, predOriginalSample: x0 };
-  }
-
-  addNoise(original: Float32Tensor, noise: Float32Tensor, i: number): Float32Tensor {
-    return addNoiseVP(original, noise, this.sigma(i));
-  }
-
-  /** Noise level of a timestep index; diffusers indexes past the begin index from it. */
-  private sigma(i: number): number {
-    const s = this.sigmas[i];
-    if (s === undefined) throw new Error(`${CLASS}: step index ${i} outside 0..${this.sigmas.length - 1} (begin index ${this.beginIndex})`);
-    return s;
-  }
-
-  private output(back: number): Float32Tensor {
-    const m = this.modelOutputs[this.modelOutputs.length - 1 - back];
-    if (m === undefined) throw new Error(`${CLASS}: missing model output ${back} steps back`);
-    return m;
   }
 
   private firstOrder(x0: Float32Tensor, i: number, sample: Float32Tensor, z: Float32Tensor | undefined): Float32Tensor {

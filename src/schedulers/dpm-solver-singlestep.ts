@@ -1,19 +1,22 @@
 // DPMSolverSinglestepScheduler (diffusers 0.27.2): DPM-Solver++ singlestep, orders cycling 1, 2(, 3) from one anchor sample.
 import type { Float32Tensor } from "../tensor/tensor.js";
+import { LambdaSampler } from "./lambda-sampler.js";
 import {
-  addNoiseVP,
   alphaSigma,
   boolOr,
   combine,
+  dpmSolverTypeOf,
+  finalSigmasTypeOf,
   lambdaSchedule,
-  numberOr,
   predictionTypeOf,
   rejectUnsupported,
+  solverOrderOf,
   stringOr,
   toX0,
+  type LambdaSchedule,
   type PredictionType,
 } from "./multistep.js";
-import type { Scheduler, SchedulerConfig, SchedulerFactory, StepResult } from "./types.js";
+import type { SchedulerConfig, SchedulerFactory, StepResult } from "./types.js";
 
 const CLASS = "DPMSolverSinglestepScheduler";
 
@@ -28,18 +31,12 @@ export interface DPMSolverSinglestepConfig {
 
 export function dpmSolverSinglestepConfig(config: SchedulerConfig, steps: number): DPMSolverSinglestepConfig {
   rejectUnsupported(config, CLASS);
-  const solverOrder = numberOr(config["solver_order"], 2);
-  if (solverOrder !== 1 && solverOrder !== 2 && solverOrder !== 3) throw new Error(`${CLASS}: solver_order ${solverOrder} must be 1, 2 or 3`);
+  const solverOrder = solverOrderOf(config, CLASS);
   let algorithmType = stringOr(config["algorithm_type"], "dpmsolver++");
   if (algorithmType === "deis") algorithmType = "dpmsolver++";
   if (algorithmType !== "dpmsolver++") throw new Error(`${CLASS}: algorithm_type ${algorithmType} is not supported (dpmsolver++)`);
-  let solverType = stringOr(config["solver_type"], "midpoint");
-  if (solverType === "logrho" || solverType === "bh1" || solverType === "bh2") solverType = "midpoint";
-  if (solverType !== "midpoint" && solverType !== "heun") throw new Error(`${CLASS}: solver_type ${solverType} is not supported`);
-  const finalSigmasType = stringOr(config["final_sigmas_type"], "zero");
-  if (finalSigmasType !== "zero" && finalSigmasType !== "sigma_min") {
-    throw new Error(`${CLASS}: final_sigmas_type must be zero or sigma_min, got ${finalSigmasType}`);
-  }
+  const solverType = dpmSolverTypeOf(config, CLASS);
+  const finalSigmasType = finalSigmasTypeOf(config, CLASS);
   let lowerOrderFinal = boolOr(config["lower_order_final"], false);
   if (!lowerOrderFinal && steps % solverOrder !== 0) lowerOrderFinal = true;
   if (!lowerOrderFinal && finalSigmasType === "zero") lowerOrderFinal = true;
@@ -60,42 +57,27 @@ export function singlestepOrders(steps: number, order: 1 | 2 | 3, lowerOrderFina
   return [...rep([1, 2], Math.floor(steps / 2)), 1];
 }
 
-class DPMSolverSinglestep implements Scheduler {
-  readonly timesteps: readonly number[];
-  readonly sigmas: readonly number[];
-  readonly initNoiseSigma = 1;
+class DPMSolverSinglestep extends LambdaSampler {
   private readonly orders: number[];
-  private readonly modelOutputs: (Float32Tensor | undefined)[];
   /** The anchor sample of the current single step (the sample at its first-order sub-step). */
   private anchor: Float32Tensor | undefined;
 
   constructor(
     private readonly config: DPMSolverSinglestepConfig,
-    schedule: { timesteps: number[]; sigmas: number[] },
+    schedule: LambdaSchedule,
   ) {
-    this.timesteps = schedule.timesteps;
-    this.sigmas = schedule.sigmas;
+    super(CLASS, schedule, config.solverOrder);
     this.orders = singlestepOrders(schedule.timesteps.length, config.solverOrder, config.lowerOrderFinal);
-    this.modelOutputs = new Array<Float32Tensor | undefined>(config.solverOrder).fill(undefined);
-  }
-
-  setBeginIndex(): void {
-    // Steps are indexed explicitly; an img2img start index needs no state here.
-  }
-
-  scaleModelInput(sample: Float32Tensor): Float32Tensor {
-    return sample;
   }
 
   step(modelOutput: Float32Tensor, i: number, sample: Float32Tensor): StepResult {
     const x0 = toX0(this.config.predictionType, modelOutput, sample, this.sigma(i));
-    this.modelOutputs.shift();
-    this.modelOutputs.push(x0);
+    this.pushOutput(x0);
 
     const listed = this.orders[i];
     if (listed === undefined) throw new Error(`${CLASS}: step index ${i} has no order (${this.orders.length} steps)`);
     let order = listed;
-    while (this.modelOutputs[this.modelOutputs.length - order] === undefined) order--;
+    while (!this.hasOutput(order - 1)) order--;
     if (order === 1) this.anchor = sample;
     const anchor = this.anchor;
     if (anchor === undefined) throw new Error(`${CLASS}: no anchor sample at step ${i}`);
@@ -105,22 +87,6 @@ class DPMSolverSinglestep implements Scheduler {
     else if (order === 2) prevSample = this.secondOrder(i, anchor);
     else prevSample = this.thirdOrder(i, anchor);
     return { prevSample, predOriginalSample: x0 };
-  }
-
-  addNoise(original: Float32Tensor, noise: Float32Tensor, i: number): Float32Tensor {
-    return addNoiseVP(original, noise, this.sigma(i));
-  }
-
-  private sigma(i: number): number {
-    const s = this.sigmas[i];
-    if (s === undefined) throw new Error(`${CLASS}: sigma index ${i} outside 0..${this.sigmas.length - 1}`);
-    return s;
-  }
-
-  private output(back: number): Float32Tensor {
-    const m = this.modelOutputs[this.modelOutputs.length - 1 - back];
-    if (m === undefined) throw new Error(`${CLASS}: missing model output ${back} steps back`);
-    return m;
   }
 
   private firstOrder(x0: Float32Tensor, i: number, sample: Float32Tensor): Float32Tensor {

@@ -74,6 +74,40 @@ export function predictionTypeOf(config: SchedulerConfig, className: string): Pr
   return p;
 }
 
+/** `solver_order` (default 2) of the classes that implement orders 1 to 3. */
+export function solverOrderOf(config: SchedulerConfig, className: string): 1 | 2 | 3 {
+  const solverOrder = numberOr(config["solver_order"], 2);
+  if (solverOrder !== 1 && solverOrder !== 2 && solverOrder !== 3) throw new Error(`${className}: solver_order ${solverOrder} must be 1, 2 or 3`);
+  return solverOrder;
+}
+
+/** The DPM-Solver classes' `solver_type` (default midpoint); diffusers maps the other families' names to midpoint. */
+export function dpmSolverTypeOf(config: SchedulerConfig, className: string): "midpoint" | "heun" {
+  let solverType = stringOr(config["solver_type"], "midpoint");
+  if (solverType === "logrho" || solverType === "bh1" || solverType === "bh2") solverType = "midpoint";
+  if (solverType !== "midpoint" && solverType !== "heun") throw new Error(`${className}: solver_type ${solverType} is not supported`);
+  return solverType;
+}
+
+/** The DPM-Solver classes' `final_sigmas_type` (default zero). */
+export function finalSigmasTypeOf(config: SchedulerConfig, className: string): "zero" | "sigma_min" {
+  const finalSigmasType = stringOr(config["final_sigmas_type"], "zero");
+  if (finalSigmasType !== "zero" && finalSigmasType !== "sigma_min") {
+    throw new Error(`${className}: final_sigmas_type must be zero or sigma_min, got ${finalSigmasType}`);
+  }
+  return finalSigmasType;
+}
+
+/**
+ * The order of a multistep update (DPM-Solver multistep, DEIS): `solverOrder` once `warmSteps` earlier steps exist,
+ * lowered to 1 on the final step and to 2 on the one before where the caller's lower-order rule says so.
+ */
+export function multistepOrder(solverOrder: 1 | 2 | 3, warmSteps: number, lowerFinal: boolean, lowerSecond: boolean): 1 | 2 | 3 {
+  if (solverOrder === 1 || warmSteps < 1 || lowerFinal) return 1;
+  if (solverOrder === 2 || warmSteps < 2 || lowerSecond) return 2;
+  return 3;
+}
+
 /** Rejects config features these samplers do not implement, rather than silently ignoring them. */
 export function rejectUnsupported(config: SchedulerConfig, className: string): void {
   if (config["thresholding"] === true) throw new Error(`${className}: thresholding (pixel-space models) is not supported`);

@@ -1,7 +1,7 @@
 // UniPCMultistepScheduler (diffusers 0.27.2): UniP predictor + UniC corrector, B(h) = bh1 or bh2, data prediction.
 import type { Float32Tensor } from "../tensor/tensor.js";
+import { LambdaSampler } from "./lambda-sampler.js";
 import {
-  addNoiseVP,
   alphaSigma,
   boolOr,
   combine,
@@ -11,9 +11,10 @@ import {
   rejectUnsupported,
   stringOr,
   toX0,
+  type LambdaSchedule,
   type PredictionType,
 } from "./multistep.js";
-import type { Scheduler, SchedulerConfig, SchedulerFactory, StepResult } from "./types.js";
+import type { SchedulerConfig, SchedulerFactory, StepResult } from "./types.js";
 
 const CLASS = "UniPCMultistepScheduler";
 
@@ -92,30 +93,17 @@ function coefficients(h: number, rks: number[], order: number, solverType: "bh1"
   return { hPhi1, bH, R, b };
 }
 
-class UniPC implements Scheduler {
-  readonly timesteps: readonly number[];
-  readonly sigmas: readonly number[];
-  readonly initNoiseSigma = 1;
-  private readonly modelOutputs: (Float32Tensor | undefined)[];
+class UniPC extends LambdaSampler {
   private lowerOrderNums = 0;
   private lastSample: Float32Tensor | undefined;
   private thisOrder = 1;
 
+  /** The corrector only runs once a previous step of this loop exists (`lastSample`), so a begin index needs no state. */
   constructor(
     private readonly config: UniPCConfig,
-    schedule: { timesteps: number[]; sigmas: number[] },
+    schedule: LambdaSchedule,
   ) {
-    this.timesteps = schedule.timesteps;
-    this.sigmas = schedule.sigmas;
-    this.modelOutputs = new Array<Float32Tensor | undefined>(config.solverOrder).fill(undefined);
-  }
-
-  setBeginIndex(): void {
-    // Steps are indexed explicitly; the corrector only runs once a previous step of this loop exists.
-  }
-
-  scaleModelInput(sample: Float32Tensor): Float32Tensor {
-    return sample;
+    super(CLASS, schedule, config.solverOrder);
   }
 
   step(modelOutput: Float32Tensor, i: number, sample: Float32Tensor): StepResult {
@@ -125,8 +113,7 @@ class UniPC implements Scheduler {
     let corrected = sample;
     if (useCorrector && this.lastSample !== undefined) corrected = this.corrector(x0, i, this.lastSample, sample, this.thisOrder);
 
-    this.modelOutputs.shift();
-    this.modelOutputs.push(x0);
+    this.pushOutput(x0);
 
     const wanted = config.lowerOrderFinal ? Math.min(config.solverOrder, this.timesteps.length - i) : config.solverOrder;
     this.thisOrder = Math.min(wanted, this.lowerOrderNums + 1); // warm-up
@@ -134,22 +121,6 @@ class UniPC implements Scheduler {
     const prevSample = this.predictor(i, corrected, this.thisOrder);
     if (this.lowerOrderNums < config.solverOrder) this.lowerOrderNums++;
     return { prevSample, predOriginalSample: x0 };
-  }
-
-  addNoise(original: Float32Tensor, noise: Float32Tensor, i: number): Float32Tensor {
-    return addNoiseVP(original, noise, this.sigma(i));
-  }
-
-  private sigma(i: number): number {
-    const s = this.sigmas[i];
-    if (s === undefined) throw new Error(`${CLASS}: sigma index ${i} outside 0..${this.sigmas.length - 1}`);
-    return s;
-  }
-
-  private output(back: number): Float32Tensor {
-    const m = this.modelOutputs[this.modelOutputs.length - 1 - back];
-    if (m === undefined) throw new Error(`${CLASS}: missing model output ${back} steps back`);
-    return m;
   }
 
   /** UniP: from sigma[i] to sigma[i+1] using the last `order` data predictions. */
