@@ -6,6 +6,7 @@ import { ClipSkipError, type LayerChoice, type PromptEmbeddings } from "../condi
 import type { Pipeline } from "../pipeline/pipeline.js";
 import { renderSeededImage } from "../pipeline/render-seeded.js";
 import { renderImage, samplerLabel, type RenderRequest } from "../pipeline/render.js";
+import { renderSweep } from "../pipeline/sweep.js";
 import { UnknownSchedulerError } from "../schedulers/index.js";
 import { ModelPool, type LoadedLora, type ModelPoolConfig } from "./model-pool.js";
 import type { ClipSkipApplied, GeneratedImage, GenerateContext, GenerateRequest, Generator } from "./types.js";
@@ -18,6 +19,8 @@ export interface PipelineGeneratorConfig extends ModelPoolConfig {
 export interface PipelineGenerator {
   readonly generate: Generator;
   readonly pool: ModelPool;
+  /** AIRs of the models the pool holds, most recently used first (model affinity). */
+  heldModels(): readonly string[];
   /** Releases the pool's pipelines (call after the queue has drained). */
   close(): Promise<void>;
 }
@@ -107,6 +110,36 @@ async function* generateWith(pool: ModelPool, req: GenerateRequest, ctx: Generat
       throw e;
     }
     const format = req.output.format;
+    if (isSweep && req.seedImage === undefined) {
+      // Text-to-image sweep: the K values share one batched UNet run per step (pipeline/sweep.ts); same seed for all.
+      const base: Omit<RenderRequest, "clipSkip"> = {
+        prompt: req.prompt,
+        ...(negativePrompt !== undefined && { negativePrompt }),
+        literal: false,
+        width: req.widthPx,
+        height: req.heightPx,
+        steps: req.steps,
+        guidanceScale: req.guidanceScale,
+        ...(req.guidanceRescale !== undefined && { guidanceRescale: req.guidanceRescale }),
+        ...(req.scheduler !== undefined && { scheduler: req.scheduler }),
+        seed: req.seed,
+        rng: "gpu",
+        format,
+        ...(format !== "png" && { quality: req.output.quality }),
+      };
+      const values = clipSkips.slice(0, req.numberResults);
+      const sweep = renderSweep(pipeline, base, values, {
+        embeddings: values.map((c) => embeddings[unique.indexOf(c)]!),
+        signal: ctx.signal,
+        onProgress: (p) => ctx.onProgress({ step: p.step, total: p.total, imageIndex: p.imageIndex }),
+      });
+      for await (const img of sweep) {
+        const e = embeddings[unique.indexOf(img.clipSkip)]!;
+        const warnings = loraWarnings(lease.loras, img.clipSkip);
+        yield { index: img.index, seed: req.seed, bytes: img.bytes, mime: MIME[format], clipSkipApplied: clipSkipApplied(e, pipeline), ...(warnings.length > 0 && { warnings }) };
+      }
+      return;
+    }
     for (let i = 0; i < req.numberResults; i++) {
       if (ctx.signal.aborted) throw ctx.signal.reason;
       const clipSkip = isSweep ? clipSkips[i]! : clipSkips[0]!;
@@ -146,6 +179,7 @@ export function createPipelineGenerator(config: PipelineGeneratorConfig = {}): P
   return {
     pool,
     generate: (req, ctx) => generateWith(pool, req, ctx),
+    heldModels: () => pool.heldModels(),
     close: () => pool.close(),
   };
 }
