@@ -13,6 +13,7 @@ import { openPipeline, type Pipeline } from "../pipeline/pipeline.js";
 import { renderImage, type RenderRequest } from "../pipeline/render.js";
 import { decodeSeedImage } from "../pipeline/prepare-image.js";
 import { renderSeededImage } from "../pipeline/render-seeded.js";
+import { renderSweep } from "../pipeline/sweep.js";
 import type { ClipSkipRule } from "../conditioning/index.js";
 import type { DenoiseProgress } from "../pipeline/denoise.js";
 import type { Float32Tensor } from "../tensor/tensor.js";
@@ -237,15 +238,20 @@ export async function generate(args: string[]): Promise<number> {
     const text = { prompt: base.prompt, literal: base.literal ?? false, clipSkipRule, ...(base.negativePrompt !== undefined && { negativePrompt: base.negativePrompt }) };
     const embeddings = await pipeline.conditioner.encodeClipSkips(text, clipSkips);
     const cells = [];
+    // A text-to-image list runs batched: one UNet call per step for all values (pipeline/sweep.ts), images in order.
+    const bars = clipSkips.map((c) => progressBar(`clipSkip ${c}`));
+    const sweep = seedImage === undefined && clipSkips.length > 1 ? renderSweep(pipeline, base, clipSkips, { embeddings, onProgress: (p) => bars[p.imageIndex]!(p) }) : undefined;
     for (const [k, clipSkip] of clipSkips.entries()) {
       const e = embeddings[k]!;
       const layers = e.layers.map((l) => `${l.encoder} hidden_states[${l.hiddenStateIndex}]${l.finalLayerNorm ? " + final LN" : ""}`).join(", ");
       console.error(`clipSkip ${clipSkip}: ${layers}`);
-      const ctx = { embeddings: e, onProgress: progressBar(`clipSkip ${clipSkip}`) };
+      const ctx = { embeddings: e, onProgress: bars[k]! };
       const rendered =
-        seedImage !== undefined
-          ? await renderSeededImage(pipeline, { ...base, clipSkip, seedImage, strength, ...(maskImage !== undefined && { maskImage }) }, ctx)
-          : await renderImage(pipeline, { ...base, clipSkip }, ctx);
+        sweep !== undefined
+          ? (await sweep.next()).value!
+          : seedImage !== undefined
+            ? await renderSeededImage(pipeline, { ...base, clipSkip, seedImage, strength, ...(maskImage !== undefined && { maskImage }) }, ctx)
+            : await renderImage(pipeline, { ...base, clipSkip }, ctx);
       if (values.out !== undefined) {
         const path = clipSkips.length > 1 ? withSuffix(values.out, `-cs${clipSkip}`) : values.out;
         writeFileSync(path, rendered.bytes);
