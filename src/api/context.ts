@@ -24,6 +24,11 @@ export interface ApiContext {
 export interface TaskSink {
   data(items: ResultItem[]): void;
   error(error: WireError): void;
+  /**
+   * WebSocket sinks: registers a running task's cancel, called when its connection is gone for good (session not
+   * resumed within resumeGraceMs). Returns the function to call when the task finished.
+   */
+  track?(cancel: () => void): () => void;
 }
 
 /** Who is asking: the owner id of the authenticated key. */

@@ -17,6 +17,7 @@ export type ErrorCode =
   | "invalidClipSkip"
   | "taskNotFound"
   | "serviceUnavailable"
+  | "rateLimitExceeded"
   | "requestTooLarge"
   | "internalServerError"
   | `invalid${string}`

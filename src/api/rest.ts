@@ -59,6 +59,7 @@ function statusOf(e: WireError): number {
   if (e.code === "serviceUnavailable" || e.code === "modelNotReady") return 503;
   if (e.code === "taskNotFound") return 404;
   if (e.code === "conflictTaskUUID") return 409;
+  if (e.code === "rateLimitExceeded") return 429;
   if (e.code === "internalServerError" || e.code === "inferenceError") return 500;
   return 400;
 }

@@ -22,6 +22,8 @@ export interface VellumServerOptions {
   /** Makes the images; wrapped in an in-process queue unless `queue` is given. */
   readonly generator: Generator;
   readonly queue?: Queue;
+  /** AIRs of the models the generator holds loaded: the in-process queue then prefers their tasks (model affinity). */
+  readonly heldModels?: () => readonly string[];
   /** Redis deployments: task records shared between API nodes (src/jobs/redis-task-mirror.ts). */
   readonly taskMirror?: TaskRecordMirror<TaskRecord>;
   readonly logger?: Logger;
@@ -56,10 +58,18 @@ function listen(server: Server, host: string, port: number): Promise<number> {
 export async function startVellumServer(options: VellumServerOptions): Promise<VellumServer> {
   const { config, catalog } = options;
   const logger = options.logger ?? createLogger(config.logLevel);
-  const queue = options.queue ?? createInProcessQueue({ generator: options.generator, maxLength: config.maxQueueLength, devices: config.devices });
+  const queue =
+    options.queue ??
+    createInProcessQueue({
+      generator: options.generator,
+      maxLength: config.maxQueueLength,
+      devices: config.devices,
+      maxPerOwner: config.maxTasksPerKey,
+      ...(options.heldModels !== undefined && { heldModels: options.heldModels }),
+    });
   const images = new ImageStore({ dir: join(config.dataDir, "images"), defaultTtlSeconds: config.imageRetentionSeconds });
   const tasks = new TaskRegistry(config.taskRetentionSeconds * 1000, options.taskMirror);
-  const sessions = new SessionRegistry(config.resumeBufferSeconds * 1000);
+  const sessions = new SessionRegistry(config.resumeGraceMs);
   const auth = createAuthenticator(config.apiKeys, config.isAuthRequired);
   let boundPort = config.port;
   const context: ApiContext = {

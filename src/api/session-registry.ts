@@ -1,5 +1,6 @@
 // WebSocket sessions (connectionSessionUUID): frames sent while the client is away are kept for `bufferMs`
-// and delivered when it re-authenticates with the same connectionSessionUUID and key.
+// and delivered when it re-authenticates with the same connectionSessionUUID and key. A session not resumed in time
+// expires: its buffer is dropped and the work it still tracks (running synchronous tasks) is cancelled.
 import { randomUUID } from "node:crypto";
 
 export interface FrameSocket {
@@ -13,6 +14,8 @@ export class Session {
   private socket: FrameSocket | undefined;
   private readonly buffer: string[] = [];
   private expiry: NodeJS.Timeout | undefined;
+  private readonly work = new Set<() => void>();
+  private isExpired = false;
 
   constructor(
     readonly id: string,
@@ -22,6 +25,7 @@ export class Session {
 
   /** Sends now, or keeps the frame until the client is back. */
   send(text: string): void {
+    if (this.isExpired) return;
     if (this.socket?.isOpen === true) {
       try {
         this.socket.send(text);
@@ -47,6 +51,34 @@ export class Session {
     this.expiry.unref();
   }
 
+  /** Registers work to cancel if the session expires; call the returned function once the work is finished. */
+  track(cancel: () => void): () => void {
+    const entry = () => cancel();
+    this.work.add(entry);
+    return () => {
+      this.work.delete(entry);
+    };
+  }
+
+  /** Work still tracked (running synchronous tasks), for tests and logs. */
+  get trackedWork(): number {
+    return this.work.size;
+  }
+
+  /** Called when the resume window passed: nothing is delivered any more, tracked work is cancelled. */
+  expire(): void {
+    this.isExpired = true;
+    this.buffer.length = 0;
+    for (const cancel of [...this.work]) {
+      this.work.delete(cancel);
+      try {
+        cancel();
+      } catch {
+        // one task's cancel must not keep the others running
+      }
+    }
+  }
+
   get bufferedFrames(): number {
     return this.buffer.length;
   }
@@ -69,6 +101,7 @@ export class SessionRegistry {
     }
     const s = new Session(randomUUID(), owner, (expired) => {
       this.sessions.delete(expired.id);
+      expired.expire();
     });
     this.sessions.set(s.id, s);
     return s;

@@ -20,12 +20,15 @@ function sessionSink(session: Session): TaskSink {
   return {
     data: (items: ResultItem[]) => session.send(stringifyJson({ data: items })),
     error: (error: WireError) => session.send(stringifyJson({ errors: [error] })),
+    track: (cancel) => session.track(cancel),
   };
 }
 
 export function handleConnection(socket: WebSocket, req: IncomingMessage, deps: WsDeps): void {
   const { ctx, auth, sessions } = deps;
   let session: Session | undefined;
+  /** Tasks sent before any authentication (auth disabled): no session can resume them, so they end with the socket. */
+  const unsessioned = new Set<() => void>();
   const frameSocket = {
     get isOpen() {
       return socket.readyState === socket.OPEN;
@@ -69,7 +72,14 @@ export function handleConnection(socket: WebSocket, req: IncomingMessage, deps: 
         const sink: TaskSink =
           session !== undefined
             ? sessionSink(session)
-            : { data: (items) => direct({ data: items }), error: (e) => direct({ errors: [e] }) };
+            : {
+                data: (items) => direct({ data: items }),
+                error: (e) => direct({ errors: [e] }),
+                track: (cancel) => {
+                  unsessioned.add(cancel);
+                  return () => unsessioned.delete(cancel);
+                },
+              };
         const owner = session?.owner ?? (auth.isRequired ? undefined : "local");
         void dispatchTask(task, owner === undefined ? undefined : { owner }, sink, ctx);
       }
@@ -77,6 +87,8 @@ export function handleConnection(socket: WebSocket, req: IncomingMessage, deps: 
   });
   socket.on("close", () => {
     session?.detach(frameSocket, sessions.bufferMs);
+    for (const cancel of [...unsessioned]) cancel();
+    unsessioned.clear();
   });
   socket.on("error", (err) => ctx.logger.debug("ws error", { error: err.message }));
 }

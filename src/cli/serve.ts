@@ -22,6 +22,9 @@ const HELP = `usage: vellum serve [--host H] [--port N] [--models DIR] [--data D
   --api-key KEY     accepted API key (repeatable; also VELLUM_API_KEYS=a,b). None → one is generated in the data dir
   --no-auth         accept every request without a key (local development only)
   --public-url URL  base of image URLs handed to clients (default http://host:port)
+  --max-pipelines N loaded pipelines kept in memory, least recently used evicted (default 2)
+  --memory-budget GB  upper bound on the weights of loaded pipelines, in GB (default none)
+  --max-tasks-per-key N  running + queued tasks one API key may have (default 0 = no limit)
   --config FILE     YAML/JSON file with any setting of src/config/server-config.ts
   --redis URL       scale out: jobs go through Redis (BullMQ) to workers (\`vellum worker\`), results come back to
                     this node; getResponse works on every node (also VELLUM_REDIS). See docs/scaling.md
@@ -52,6 +55,9 @@ export function configFromArgs(args: string[], env: Record<string, string | unde
       "api-key": { type: "string", multiple: true },
       "no-auth": { type: "boolean" },
       "public-url": { type: "string" },
+      "max-pipelines": { type: "string" },
+      "memory-budget": { type: "string" },
+      "max-tasks-per-key": { type: "string" },
       config: { type: "string" },
     },
     strict: true,
@@ -65,6 +71,9 @@ export function configFromArgs(args: string[], env: Record<string, string | unde
     apiKeys: values["api-key"],
     isAuthRequired: values["no-auth"] === true ? false : undefined,
     publicUrl: values["public-url"],
+    maxPipelines: values["max-pipelines"],
+    memoryBudgetGB: values["memory-budget"],
+    maxTasksPerKey: values["max-tasks-per-key"],
   };
   return buildServerConfig(file === undefined ? {} : configFromFile(file), configFromEnv(env), flags);
 }
@@ -95,9 +104,30 @@ export async function serve(args: string[]): Promise<number> {
   try {
     const catalog = await FolderCatalog.open({ modelsDir: config.modelsDir, dataDir: config.dataDir });
     for (const s of catalog.skipped) logger.warn("model skipped", { path: s.path, reason: s.reason });
-    const pipelines = createWorkerGenerator({ maxPipelines: 2 }); // loads and inference off the event loop
-    const redis = redisUrl === undefined ? undefined : await startRedisServeParts<TaskRecord>({ redisUrl, catalog, maxQueueLength: config.maxQueueLength, isWorkerEmbedded: cluster.isWorkerEmbedded, devices: config.devices, log: (m, f) => logger.info(m, f) });
-    const server = await startVellumServer({ config, catalog, generator: pipelines.generate, logger, ...(redis !== undefined ? { queue: redis.queue, taskMirror: redis.taskMirror } : {}) });
+    const memoryBudgetBytes = config.memoryBudgetGB === undefined ? undefined : Math.round(config.memoryBudgetGB * 1e9);
+    // loads and inference off the event loop
+    const pipelines = createWorkerGenerator({ maxPipelines: config.maxPipelines, ...(memoryBudgetBytes !== undefined && { memoryBudgetBytes }) });
+    const redis =
+      redisUrl === undefined
+        ? undefined
+        : await startRedisServeParts<TaskRecord>({
+            redisUrl,
+            catalog,
+            pipelines,
+            maxQueueLength: config.maxQueueLength,
+            maxTasksPerKey: config.maxTasksPerKey,
+            isWorkerEmbedded: cluster.isWorkerEmbedded,
+            devices: config.devices,
+            log: (m, f) => logger.info(m, f),
+          });
+    const server = await startVellumServer({
+      config,
+      catalog,
+      generator: pipelines.generate,
+      heldModels: () => pipelines.heldModels(),
+      logger,
+      ...(redis !== undefined ? { queue: redis.queue, taskMirror: redis.taskMirror } : {}),
+    });
     await new Promise<void>((resolve) => {
       const stop = () => {
         process.off("SIGINT", stop);

@@ -5,17 +5,18 @@ import { parseArgs } from "node:util";
 import { FolderCatalog } from "../catalog/catalog.js";
 import type { ModelCatalog } from "../catalog/types.js";
 import { createBullmqQueue, type BullmqQueue } from "../jobs/bullmq-queue.js";
-import { createPipelineGenerator } from "../jobs/pipeline-generator.js";
+import { createWorkerGenerator, type WorkerGenerator } from "../jobs/worker-generator.js";
 import { createRedisTaskMirror, type MirroredRecord, type TaskRecordMirror } from "../jobs/redis-task-mirror.js";
 import { startWorker, type VellumWorker } from "../jobs/worker.js";
 
-const HELP = `usage: vellum worker --redis URL [--models DIR] [--data DIR] [--devices N] [--max-pipelines N] [--lock-ms N]
+const HELP = `usage: vellum worker --redis URL [--models DIR] [--data DIR] [--devices N] [--max-pipelines N] [--memory-budget GB] [--lock-ms N]
 
   --redis URL          Redis the API nodes use, e.g. redis://127.0.0.1:6379
   --models DIR         models folder (default ./models); the same models (same AIRs) as the API nodes
   --data DIR           data folder (demo model; default ./data)
   --devices N          jobs run at once, one per device (default 1)
-  --max-pipelines N    loaded pipelines kept in memory, least recently used evicted (default 2)
+  --max-pipelines N    loaded pipelines kept in memory, least recently used evicted (default 2; VELLUM_MAX_PIPELINES)
+  --memory-budget GB   upper bound on the weights of loaded pipelines, in GB (default none; VELLUM_MEMORY_BUDGET_GB)
   --lock-ms N          a worker silent this long is presumed dead and its job retried once elsewhere (default 30000)`;
 
 export interface RedisWorkerOptions {
@@ -23,16 +24,26 @@ export interface RedisWorkerOptions {
   readonly catalog: ModelCatalog;
   readonly devices?: number;
   readonly maxPipelines?: number;
+  readonly memoryBudgetBytes?: number;
+  /** An existing generator to run jobs with (serve's own); otherwise one is started and closed with the worker. */
+  readonly pipelines?: WorkerGenerator;
   readonly lockDurationMs?: number;
   readonly log?: (message: string, fields?: Record<string, unknown>) => void;
 }
 
-/** A worker over the real pipeline; `close` stops taking jobs, lets the running ones finish and frees the pool. */
+/**
+ * A worker over the real pipeline, run in a worker thread (model loads never delay the BullMQ lock renewal on this
+ * thread); `close` stops taking jobs, lets the running ones finish and frees the pool.
+ */
 export function startPipelineWorker(opts: RedisWorkerOptions): { worker: VellumWorker; close(): Promise<void> } {
-  const pipelines = createPipelineGenerator({ maxPipelines: opts.maxPipelines ?? 2 });
+  const isOwn = opts.pipelines === undefined;
+  const pipelines =
+    opts.pipelines ??
+    createWorkerGenerator({ maxPipelines: opts.maxPipelines ?? 2, ...(opts.memoryBudgetBytes !== undefined && { memoryBudgetBytes: opts.memoryBudgetBytes }) });
   const worker = startWorker({
     redisUrl: opts.redisUrl,
     generator: pipelines.generate,
+    heldModels: () => pipelines.heldModels(),
     resolveModel: (air) => opts.catalog.resolve(air),
     ...(opts.devices !== undefined ? { devices: opts.devices } : {}),
     ...(opts.lockDurationMs !== undefined ? { lockDurationMs: opts.lockDurationMs } : {}),
@@ -42,7 +53,7 @@ export function startPipelineWorker(opts: RedisWorkerOptions): { worker: VellumW
     worker,
     async close() {
       await worker.close();
-      await pipelines.close();
+      if (isOwn) await pipelines.close();
     },
   };
 }
@@ -70,8 +81,10 @@ export interface RedisServeParts<R extends MirroredRecord> {
 }
 
 /** The queue, shared task records and (unless disabled) an embedded pipeline worker of an API node. */
-export async function startRedisServeParts<R extends MirroredRecord>(opts: RedisWorkerOptions & { maxQueueLength: number; isWorkerEmbedded: boolean }): Promise<RedisServeParts<R>> {
-  const queue = createBullmqQueue({ redisUrl: opts.redisUrl, maxLength: opts.maxQueueLength });
+export async function startRedisServeParts<R extends MirroredRecord>(
+  opts: RedisWorkerOptions & { maxQueueLength: number; maxTasksPerKey?: number; isWorkerEmbedded: boolean },
+): Promise<RedisServeParts<R>> {
+  const queue = createBullmqQueue({ redisUrl: opts.redisUrl, maxLength: opts.maxQueueLength, ...(opts.maxTasksPerKey !== undefined && { maxPerOwner: opts.maxTasksPerKey }) });
   const taskMirror = createRedisTaskMirror<R>(opts.redisUrl);
   await Promise.all([queue.ready(), taskMirror.ready()]);
   const worker = opts.isWorkerEmbedded ? startPipelineWorker(opts) : undefined;
@@ -85,6 +98,13 @@ export async function startRedisServeParts<R extends MirroredRecord>(opts: Redis
   };
 }
 
+/** "12.5" (GB, 10^9 bytes) → bytes; throws on anything but a positive number. */
+export function gigabytes(text: string): number {
+  const gb = Number(text);
+  if (!Number.isFinite(gb) || gb <= 0) throw new Error(`--memory-budget must be a positive number of GB, got ${JSON.stringify(text)}`);
+  return Math.round(gb * 1e9);
+}
+
 export async function worker(args: string[]): Promise<number> {
   let values;
   try {
@@ -96,6 +116,7 @@ export async function worker(args: string[]): Promise<number> {
         data: { type: "string" },
         devices: { type: "string" },
         "max-pipelines": { type: "string" },
+        "memory-budget": { type: "string" },
         "lock-ms": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
@@ -123,7 +144,9 @@ export async function worker(args: string[]): Promise<number> {
   try {
     const catalog = await FolderCatalog.open({ modelsDir: values.models ?? process.env.VELLUM_MODELS ?? "./models", dataDir: values.data ?? process.env.VELLUM_DATA ?? "./data" });
     const devices = int(values.devices, "--devices");
-    const maxPipelines = int(values["max-pipelines"], "--max-pipelines");
+    const maxPipelines = int(values["max-pipelines"] ?? process.env.VELLUM_MAX_PIPELINES, "--max-pipelines");
+    const budgetGB = values["memory-budget"] ?? process.env.VELLUM_MEMORY_BUDGET_GB;
+    const memoryBudgetBytes = budgetGB === undefined ? undefined : gigabytes(budgetGB);
     const lockDurationMs = int(values["lock-ms"], "--lock-ms");
     const log = (message: string, fields?: Record<string, unknown>) => console.log(JSON.stringify({ time: new Date().toISOString(), message, ...fields }));
     const w = startPipelineWorker({
@@ -132,6 +155,7 @@ export async function worker(args: string[]): Promise<number> {
       log,
       ...(devices !== undefined ? { devices } : {}),
       ...(maxPipelines !== undefined ? { maxPipelines } : {}),
+      ...(memoryBudgetBytes !== undefined ? { memoryBudgetBytes } : {}),
       ...(lockDurationMs !== undefined ? { lockDurationMs } : {}),
     });
     log("vellum worker ready", { redis: redisUrl.replace(/\/\/[^@]*@/, "//***@"), models: catalog.list().length });

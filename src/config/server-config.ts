@@ -22,7 +22,13 @@ export const serverConfigSchema = z.object({
   /** Base of image URLs handed to clients, e.g. https://img.example.com; default http://<host>:<port>. */
   publicUrl: z.url({ protocol: /^https?$/ }).optional(),
   maxQueueLength: positiveInt.default(32),
+  /** Running + queued generation tasks one API key may have at once (0 = no limit); beyond it: rateLimitExceeded. */
+  maxTasksPerKey: z.coerce.number().int().min(0).default(0),
   devices: positiveInt.default(1),
+  /** Loaded pipelines kept in the model pool (least recently used evicted). */
+  maxPipelines: positiveInt.default(2),
+  /** Upper bound on the summed weight size of loaded pipelines, in GB (10^9 bytes); unset = no budget. */
+  memoryBudgetGB: z.coerce.number().positive().optional(),
   maxBodyBytes: positiveInt.default(32 * 1024 * 1024),
   maxImageBytes: positiveInt.default(16 * 1024 * 1024),
   maxImagePixels: positiveInt.default(4096 * 4096),
@@ -31,8 +37,11 @@ export const serverConfigSchema = z.object({
   isPrivateFetchAllowed: bool.default(false),
   /** Images without a `ttl` are deleted after this long. */
   imageRetentionSeconds: positiveInt.default(7 * 24 * 3600),
-  /** Undelivered WebSocket results kept for session resume (Runware: 120 s). */
-  resumeBufferSeconds: positiveInt.default(120),
+  /**
+   * How long a disconnected WebSocket session may be resumed (Runware: 120 s): its undelivered results are kept that
+   * long; after it, the session's still-running synchronous tasks are cancelled.
+   */
+  resumeGraceMs: positiveInt.default(120_000),
   /** Finished task results kept for getResponse. */
   taskRetentionSeconds: positiveInt.default(3600),
   shutdownGraceMs: z.coerce.number().int().min(0).default(30_000),
@@ -53,6 +62,10 @@ const ENV: Record<string, keyof ServerConfigInput> = {
   VELLUM_PUBLIC_URL: "publicUrl",
   VELLUM_MAX_QUEUE: "maxQueueLength",
   VELLUM_DEVICES: "devices",
+  VELLUM_MAX_TASKS_PER_KEY: "maxTasksPerKey",
+  VELLUM_MAX_PIPELINES: "maxPipelines",
+  VELLUM_MEMORY_BUDGET_GB: "memoryBudgetGB",
+  VELLUM_RESUME_GRACE_MS: "resumeGraceMs",
   VELLUM_LOG_LEVEL: "logLevel",
   VELLUM_ALLOW_PRIVATE_FETCH: "isPrivateFetchAllowed",
 };

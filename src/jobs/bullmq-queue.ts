@@ -2,11 +2,13 @@
 // stream (read from the last seen id, so a Redis reconnect loses nothing that Redis still holds). Each task is answered
 // exactly once: events of an older attempt (a worker presumed dead) are dropped, images are delivered once per index,
 // and a watchdog fails tasks whose job vanished (Redis restarted empty) or failed without an event (worker killed twice).
+// The per-owner limit is checked twice: at once against this node's own live tasks (submit throws), then cluster-wide
+// in Redis before the job is added (an owner's live jobs as a sorted set of leases; over the limit → `failed` event).
 import { randomUUID } from "node:crypto";
 import { encodeRequest, decodeEvent } from "./bullmq-codec.js";
-import { openJobQueue } from "./bullmq.js";
+import { modelQueueName, openJobQueue } from "./bullmq.js";
 import { EVENT_TTL_SECONDS, openRedis, redisKeys } from "./redis-connection.js";
-import { QueueClosedError, QueueFullError, type GenerateRequest, type JobError, type JobEvent, type JobListener, type Queue, type QueueStats } from "./types.js";
+import { OwnerLimitError, QueueClosedError, QueueFullError, type GenerateRequest, type JobError, type JobEvent, type JobListener, type Queue, type QueueStats, type SubmitOptions } from "./types.js";
 
 export interface BullmqQueueConfig {
   readonly redisUrl: string;
@@ -14,11 +16,16 @@ export interface BullmqQueueConfig {
   readonly maxLength: number;
   /** How often job states are checked for lost or dead jobs (default 1000 ms). */
   readonly watchdogMs?: number;
+  /** Waiting + running jobs one owner (API key) may have across the cluster; undefined or 0 = no limit. */
+  readonly maxPerOwner?: number;
 }
 
 interface Pending {
   readonly id: string;
   readonly jobId: string;
+  /** The model's BullMQ queue. */
+  readonly queue: string;
+  readonly owner: string | undefined;
   readonly listener: JobListener;
   readonly added: Promise<boolean>;
   isAdded: boolean;
@@ -46,6 +53,24 @@ export function createBullmqQueue(config: BullmqQueueConfig): BullmqQueue {
   let counts = { waiting: 0, active: 0 };
   let isClosed = false;
   let isStopped = false;
+  const ownerLimit = config.maxPerOwner ?? 0;
+  /** An owner's lease on a job slot outlives a dead API node by this long at most (renewed by the watchdog). */
+  const leaseMs = Math.max(15_000, 10 * (config.watchdogMs ?? 1000));
+
+  /** Takes a slot of the owner's cluster-wide budget for the job; false when the owner is at the limit. */
+  async function claimOwnerSlot(p: Pending): Promise<boolean> {
+    if (p.owner === undefined || ownerLimit <= 0) return true;
+    const key = redisKeys.owner(p.owner);
+    const now = Date.now();
+    const res = await commands.multi().zremrangebyscore(key, "-inf", now).zadd(key, now + leaseMs, p.jobId).zcard(key).pexpire(key, leaseMs).exec();
+    const count = Number(res?.[2]?.[1] ?? 0);
+    if (count <= ownerLimit) return true;
+    await commands.zrem(key, p.jobId);
+    return false;
+  }
+  const releaseOwnerSlot = (p: Pending) => {
+    if (p.owner !== undefined && ownerLimit > 0) void commands.zrem(redisKeys.owner(p.owner), p.jobId).catch(() => {});
+  };
 
   const settle = (p: Pending, error?: JobError) => {
     if (p.isSettled) return;
@@ -57,6 +82,7 @@ export function createBullmqQueue(config: BullmqQueueConfig): BullmqQueue {
       p.isSettled = true;
       if (pending.get(p.id) === p) pending.delete(p.id);
       void commands.expire(redisKeys.events(p.jobId), 60).catch(() => {});
+      releaseOwnerSlot(p);
     }
     try {
       p.listener(event);
@@ -119,6 +145,7 @@ export function createBullmqQueue(config: BullmqQueueConfig): BullmqQueue {
       await sleep(config.watchdogMs ?? 1000);
       try {
         counts = await jobs.counts();
+        await renewOwnerLeases();
       } catch {
         continue;
       }
@@ -126,7 +153,7 @@ export function createBullmqQueue(config: BullmqQueueConfig): BullmqQueue {
         if (!p.isAdded || p.isSettled) continue;
         let s: Awaited<ReturnType<typeof jobs.state>>;
         try {
-          s = await jobs.state(p.jobId);
+          s = await jobs.state(p.queue, p.jobId);
         } catch {
           break;
         }
@@ -143,6 +170,16 @@ export function createBullmqQueue(config: BullmqQueueConfig): BullmqQueue {
     }
   }
 
+  async function renewOwnerLeases(): Promise<void> {
+    if (ownerLimit <= 0) return;
+    const live = [...pending.values()].filter((p) => p.owner !== undefined && !p.isSettled);
+    if (live.length === 0) return;
+    const until = Date.now() + leaseMs;
+    const m = commands.multi();
+    for (const p of live) m.zadd(redisKeys.owner(p.owner!), "XX", until, p.jobId).pexpire(redisKeys.owner(p.owner!), leaseMs);
+    await m.exec();
+  }
+
   void readLoop();
   void watchdog();
 
@@ -152,7 +189,7 @@ export function createBullmqQueue(config: BullmqQueueConfig): BullmqQueue {
     void p.added.then(async (isAdded) => {
       if (!isAdded || p.isSettled) return;
       await commands.set(redisKeys.cancel(p.jobId), "1", "EX", EVENT_TTL_SECONDS);
-      if (await jobs.remove(p.jobId)) settle(p, error);
+      if (await jobs.remove(p.queue, p.jobId)) settle(p, error);
     }).catch(() => {});
   }
 
@@ -160,24 +197,35 @@ export function createBullmqQueue(config: BullmqQueueConfig): BullmqQueue {
     async ready() {
       await commands.ping();
     },
-    submit(id: string, request: GenerateRequest, listener: JobListener) {
+    submit(id: string, request: GenerateRequest, listener: JobListener, options?: SubmitOptions) {
       if (isClosed) throw new QueueClosedError();
       if (Math.max(counts.waiting, unstarted()) >= config.maxLength) throw new QueueFullError(config.maxLength);
+      const owner = options?.owner;
+      if (owner !== undefined && ownerLimit > 0) {
+        const mine = [...pending.values()].filter((x) => x.owner === owner && !x.isSettled).length;
+        if (mine >= ownerLimit) throw new OwnerLimitError(ownerLimit);
+      }
       const jobId = randomUUID();
       let resolveAdded!: (ok: boolean) => void;
       const added = new Promise<boolean>((r) => (resolveAdded = r));
-      const p: Pending = { id, jobId, listener, added, isAdded: false, lastStreamId: "0", attempt: undefined, delivered: new Set(), isSettled: false, suspectChecks: 0 };
+      const p: Pending = { id, jobId, queue: modelQueueName(request.model.air), owner, listener, added, isAdded: false, lastStreamId: "0", attempt: undefined, delivered: new Set(), isSettled: false, suspectChecks: 0 };
       pending.set(id, p);
-      jobs.add(jobId, { request: encodeRequest(request) }).then(
-        () => {
+      claimOwnerSlot(p)
+        .then(async (isClaimed) => {
+          if (!isClaimed) {
+            resolveAdded(false);
+            const e = new OwnerLimitError(ownerLimit);
+            settle(p, { code: e.code, message: e.message });
+            return;
+          }
+          await jobs.add(p.queue, jobId, { request: encodeRequest(request) });
           p.isAdded = true;
           resolveAdded(true);
-        },
-        (err: unknown) => {
+        })
+        .catch((err: unknown) => {
           resolveAdded(false);
           settle(p, { code: "serviceUnavailable", message: `The job store is unreachable (${(err as Error).message}).` });
-        },
-      );
+        });
     },
     cancel(id) {
       const p = pending.get(id);
@@ -194,7 +242,7 @@ export function createBullmqQueue(config: BullmqQueueConfig): BullmqQueue {
       await Promise.all(
         [...pending.values()].map(async (p) => {
           if (p.attempt !== undefined || !(await p.added)) return;
-          if (await jobs.remove(p.jobId).catch(() => false)) settle(p, shutdown);
+          if (await jobs.remove(p.queue, p.jobId).catch(() => false)) settle(p, shutdown);
         }),
       );
       const deadline = Date.now() + graceMs;

@@ -1,6 +1,9 @@
-// The default queue: jobs wait in memory (bounded) and run one at a time per device, in submission order.
-// A job that throws fails alone; the worker loop moves on to the next.
+// The default queue: jobs wait in memory (bounded) and run one at a time per device, in submission order — except
+// that a free device prefers the first waiting job whose model the generator already holds (model affinity); a job is
+// passed over at most `maxPassOvers` times, so none starves. A job that throws fails alone; the loop takes the next.
+import { pickNext, type Waiting } from "./affinity.js";
 import {
+  OwnerLimitError,
   QueueClosedError,
   QueueFullError,
   toJobError,
@@ -17,11 +20,18 @@ export interface InProcessQueueConfig {
   readonly maxLength: number;
   /** Parallel workers, one per device (default 1). */
   readonly devices?: number;
+  /** Waiting + running jobs one owner (API key) may have; undefined or 0 = no limit. */
+  readonly maxPerOwner?: number;
+  /** AIRs of the models the generator holds loaded (most recently used first); enables model affinity. */
+  readonly heldModels?: () => readonly string[];
+  /** How often a waiting job may be passed over for a job of a loaded model (default 3). */
+  readonly maxPassOvers?: number;
 }
 
-interface Job {
+interface Job extends Waiting {
   readonly id: string;
   readonly request: GenerateRequest;
+  readonly owner: string | undefined;
   readonly listener: JobListener;
   readonly controller: AbortController;
   /** Set once `done`/`failed` went out; later events are dropped. */
@@ -65,7 +75,7 @@ export function createInProcessQueue(config: InProcessQueueConfig): Queue {
 
   function pump(): void {
     while (running.size < devices && waiting.length > 0) {
-      const job = waiting.shift()!;
+      const job = pickNext(waiting, config.heldModels?.() ?? [], config.maxPassOvers ?? 3)!;
       const finished = run(job).finally(() => {
         running.delete(job.id);
         pump();
@@ -79,10 +89,16 @@ export function createInProcessQueue(config: InProcessQueueConfig): Queue {
   }
 
   return {
-    submit(id, request, listener) {
+    submit(id, request, listener, options) {
       if (isClosed) throw new QueueClosedError();
       if (waiting.length >= config.maxLength) throw new QueueFullError(config.maxLength);
-      waiting.push({ id, request, listener, controller: new AbortController(), isSettled: false });
+      const owner = options?.owner;
+      const limit = config.maxPerOwner ?? 0;
+      if (owner !== undefined && limit > 0) {
+        const mine = waiting.filter((j) => j.owner === owner).length + [...running.values()].filter((r) => r.job.owner === owner && !r.job.isSettled).length;
+        if (mine >= limit) throw new OwnerLimitError(limit);
+      }
+      waiting.push({ id, request, listener, owner, model: request.model.air, passedOver: 0, controller: new AbortController(), isSettled: false });
       queueMicrotask(pump);
     },
     cancel(id) {

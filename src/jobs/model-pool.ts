@@ -57,6 +57,8 @@ interface Loaded {
 
 interface Entry {
   readonly key: string;
+  /** AIR of the checkpoint (model affinity looks at it). */
+  readonly air: string;
   readonly baseKey: string;
   readonly loading: Promise<Loaded>;
   loaded?: Loaded;
@@ -111,7 +113,7 @@ export class ModelPool {
       this.entries.set(key, entry); // most recently used
     } else {
       const baseKey = `${req.model.path}|${req.vae?.path ?? ""}`;
-      const e: Entry = { key, baseKey, users: 0, bytes: 0, loading: undefined as unknown as Promise<Loaded> };
+      const e: Entry = { key, air: req.model.air, baseKey, users: 0, bytes: 0, loading: undefined as unknown as Promise<Loaded> };
       (e as { loading: Promise<Loaded> }).loading = this.load(e, req);
       this.entries.set(key, e);
       entry = e;
@@ -149,6 +151,11 @@ export class ModelPool {
       baseModels: this.bases.size,
       loads: this.loads,
     };
+  }
+
+  /** AIRs of the checkpoints loaded or loading (any VAE/LoRA variant), most recently used first, without repeats. */
+  heldModels(): string[] {
+    return [...new Set([...this.entries.values()].reverse().map((e) => e.air))];
   }
 
   /** Releases every idle pipeline now and refuses new work; pipelines still in use are released when given back. */

@@ -18,9 +18,9 @@ async function run(id: number, request: Extract<ToWorker, { type: "generate" }>[
   try {
     const ctx = { signal: ctl.signal, onProgress: (p: { step: number; total: number; imageIndex: number }) => send({ type: "progress", id, progress: p }) };
     for await (const image of generator.generate(request, ctx)) send({ type: "image", id, image });
-    send({ type: "done", id });
+    send({ type: "done", id, held: generator.heldModels() });
   } catch (err) {
-    send({ type: "error", id, error: toJobError(err) });
+    send({ type: "error", id, error: toJobError(err), held: generator.heldModels() });
   } finally {
     running.delete(id);
   }

@@ -17,9 +17,13 @@ export function openRedis(url: string, role: RedisRole): Redis {
 export const redisKeys = {
   prefix: "vellum",
   queueName: "generate",
+  /** Set of the per-model BullMQ queue names in use (workers poll them). */
+  queues: "vellum:queues",
   events: (jobId: string) => `vellum:ev:${jobId}`,
   cancel: (jobId: string) => `vellum:cancel:${jobId}`,
   task: (taskUUID: string) => `vellum:task:${taskUUID}`,
+  /** Sorted set of an owner's live jobs (score = lease expiry, ms), for the cluster-wide per-key limit. */
+  owner: (owner: string) => `vellum:owner:${owner}`,
   taskChannel: "vellum:tasks",
 };
 

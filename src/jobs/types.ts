@@ -109,13 +109,21 @@ export interface QueueStats {
   readonly maxLength: number;
 }
 
+export interface SubmitOptions {
+  /** Who submitted the job (the API key's owner id); counted against the queue's `maxPerOwner`. */
+  readonly owner?: string;
+}
+
 /**
  * A job queue, backend-agnostic (in-process now, BullMQ later). Every job ends with exactly one `done` or `failed`
  * event; cancelling a waiting job fails it with `taskCancelled`, a running one is aborted between steps.
  */
 export interface Queue {
-  /** Throws `QueueFullError` when the queue holds `maxLength` waiting jobs, or `QueueClosedError` after `close`. */
-  submit(id: string, request: GenerateRequest, listener: JobListener): void;
+  /**
+   * Throws `QueueFullError` when the queue holds `maxLength` waiting jobs, `OwnerLimitError` when `options.owner`
+   * already has `maxPerOwner` jobs waiting or running, or `QueueClosedError` after `close`.
+   */
+  submit(id: string, request: GenerateRequest, listener: JobListener, options?: SubmitOptions): void;
   /** False when no such job is waiting or running. */
   cancel(id: string): boolean;
   stats(): QueueStats;
@@ -127,6 +135,14 @@ export class QueueFullError extends Error {
   readonly code = "serviceUnavailable";
   constructor(maxLength: number) {
     super(`The generation queue is full (${maxLength} waiting tasks). Retry later.`);
+  }
+}
+
+/** Too many running + waiting jobs for one owner (API key). */
+export class OwnerLimitError extends Error {
+  readonly code = "rateLimitExceeded";
+  constructor(readonly limit: number) {
+    super(`Too many concurrent tasks for this API key: at most ${limit} may be running or queued at once. Wait for one to finish, then retry.`);
   }
 }
 

@@ -15,13 +15,18 @@ export type ToWorker =
 export type FromWorker =
   | { readonly type: "progress"; readonly id: number; readonly progress: GenerateProgress }
   | { readonly type: "image"; readonly id: number; readonly image: GeneratedImage }
-  | { readonly type: "done"; readonly id: number }
-  | { readonly type: "error"; readonly id: number; readonly error: JobError }
+  | { readonly type: "done"; readonly id: number; readonly held?: readonly string[] }
+  | { readonly type: "error"; readonly id: number; readonly error: JobError; readonly held?: readonly string[] }
   | { readonly type: "stats"; readonly id: number; readonly stats: PoolStats }
   | { readonly type: "closed"; readonly id: number };
 
 export interface WorkerGenerator {
   readonly generate: Generator;
+  /**
+   * AIRs of the models the worker's pool holds, most recently used first, as of the last finished job (a running job's
+   * model counts as held from its start).
+   */
+  heldModels(): readonly string[];
   /** The worker's pool statistics (loads, pipelines, text-encoder runs). */
   stats(): Promise<PoolStats>;
   /** Releases the worker's pipelines and stops the thread. */
@@ -43,6 +48,7 @@ export function createWorkerGenerator(config: ModelPoolConfig = {}): WorkerGener
   let worker: Worker | undefined;
   let nextId = 1;
   const listeners = new Map<number, (m: FromWorker) => void>();
+  let held: readonly string[] = [];
 
   const failAll = (message: string) => {
     for (const [id, listener] of [...listeners]) listener({ type: "error", id, error: { code: "inferenceError", message } });
@@ -51,14 +57,19 @@ export function createWorkerGenerator(config: ModelPoolConfig = {}): WorkerGener
     if (worker !== undefined) return worker;
     const w = spawn(config);
     w.unref(); // never keeps the process alive by itself
-    w.on("message", (m: FromWorker) => listeners.get(m.id)?.(m));
+    w.on("message", (m: FromWorker) => {
+      if ((m.type === "done" || m.type === "error") && m.held !== undefined) held = m.held;
+      listeners.get(m.id)?.(m);
+    });
     w.on("error", (e) => {
       worker = undefined;
+      held = [];
       failAll(`The inference worker crashed: ${e.message}`);
     });
     w.on("exit", (code) => {
       if (worker !== w) return;
       worker = undefined;
+      held = [];
       failAll(`The inference worker exited (code ${code}).`);
     });
     worker = w;
@@ -85,6 +96,7 @@ export function createWorkerGenerator(config: ModelPoolConfig = {}): WorkerGener
       wake?.();
     });
     const w = ensure();
+    held = [request.model.air, ...held.filter((air) => air !== request.model.air)];
     const onAbort = () => {
       const r = ctx.signal.reason as { code?: unknown; message?: unknown } | undefined;
       const code = typeof r?.code === "string" ? r.code : "taskCancelled";
@@ -109,6 +121,7 @@ export function createWorkerGenerator(config: ModelPoolConfig = {}): WorkerGener
 
   return {
     generate,
+    heldModels: () => held,
     stats: async () => (await ask("stats", "stats")).stats,
     async close() {
       if (worker === undefined) return;

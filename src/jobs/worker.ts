@@ -1,10 +1,10 @@
-// A vellum worker: takes generation jobs from Redis (BullMQ), runs them one at a time per device with the given
+// A vellum worker: takes generation jobs from Redis (BullMQ; its own models' jobs first), runs them one per device with the given
 // generator, and writes every event (started, progress per step, images, done/failed) to the job's Redis stream,
 // which the API node holding the client reads. A task that throws fails alone; the worker takes the next one.
 import { randomUUID } from "node:crypto";
 import type { CatalogEntry } from "../catalog/types.js";
 import { decodeRequest, encodeEvent } from "./bullmq-codec.js";
-import { startJobWorker, type JobPayload } from "./bullmq.js";
+import { modelQueueName, startJobWorker, type JobPayload } from "./bullmq.js";
 import { EVENT_TTL_SECONDS, openRedis, redisKeys } from "./redis-connection.js";
 import { toJobError, type Generator, type JobEvent } from "./types.js";
 
@@ -15,6 +15,10 @@ export interface WorkerConfig {
   resolveModel(air: string): CatalogEntry | undefined;
   /** Parallel jobs, one per device (default 1). */
   readonly devices?: number;
+  /** AIRs of the models the generator holds loaded, most recently used first: their jobs are taken first. */
+  heldModels?(): readonly string[];
+  /** Fairness bound of that preference (default 10 s; see src/jobs/bullmq.ts). */
+  readonly maxPassMs?: number;
   /** Lock renewal window; a worker silent this long (killed) gets its job retried elsewhere (default 30 s). */
   readonly lockDurationMs?: number;
   readonly stalledIntervalMs?: number;
@@ -99,6 +103,8 @@ export function startWorker(config: WorkerConfig): VellumWorker {
   const handle = startJobWorker({
     connection: bullConnection,
     concurrency: Math.max(1, config.devices ?? 1),
+    heldQueues: () => (config.heldModels?.() ?? []).map(modelQueueName),
+    ...(config.maxPassMs !== undefined ? { maxPassMs: config.maxPassMs } : {}),
     ...(config.lockDurationMs !== undefined ? { lockDurationMs: config.lockDurationMs } : {}),
     ...(config.stalledIntervalMs !== undefined ? { stalledIntervalMs: config.stalledIntervalMs } : {}),
     process: (job) => run(job.id, job.payload),

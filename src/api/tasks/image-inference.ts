@@ -1,7 +1,7 @@
 // Runs one imageInference task: validate → load images → queue → store each image → deliver (sync frames,
 // getResponse record, webhook POST, uploadEndpoint PUT). Resolves when the caller has its answer.
 import type { GeneratedImage, GenerateRequest, JobEvent } from "../../jobs/types.js";
-import { QueueClosedError, QueueFullError } from "../../jobs/types.js";
+import { OwnerLimitError, QueueClosedError, QueueFullError } from "../../jobs/types.js";
 import type { ApiContext, Caller, TaskSink } from "../context.js";
 import { ApiError, toApiError, type WireError } from "../errors.js";
 import { loadImage } from "../images/image-source.js";
@@ -60,11 +60,13 @@ export async function runImageInference(raw: Record<string, unknown>, caller: Ca
   const finished = new Promise<void>((r) => (finish = r));
   let tail = Promise.resolve();
   let delivered = 0;
+  let untrack: (() => void) | undefined;
 
   const fail = (error: WireError) => {
     record.errors.push(error);
     ctx.tasks.finish(record);
     if (isSync) sink.error(error);
+    untrack?.();
     finish();
   };
   const onEvent = (event: JobEvent) => {
@@ -99,6 +101,7 @@ export async function runImageInference(raw: Record<string, unknown>, caller: Ca
         }
         ctx.logger.info("task done", { taskUUID: task.taskUUID, images: delivered });
         ctx.tasks.finish(record);
+        untrack?.();
         finish();
         return;
       case "failed":
@@ -109,9 +112,11 @@ export async function runImageInference(raw: Record<string, unknown>, caller: Ca
   };
 
   try {
-    ctx.queue.submit(task.taskUUID, request, onEvent);
+    ctx.queue.submit(task.taskUUID, request, onEvent, { owner: caller.owner });
+    if (isSync) untrack = sink.track?.(() => ctx.queue.cancel(task.taskUUID));
   } catch (err) {
     ctx.tasks.drop(record);
+    if (err instanceof OwnerLimitError) throw new ApiError("rateLimitExceeded", err.message, { status: 429 });
     if (err instanceof QueueFullError || err instanceof QueueClosedError) throw new ApiError("serviceUnavailable", err.message, { status: 503 });
     throw err;
   }
