@@ -1,28 +1,57 @@
-// clipSkip sweep vs separate requests, end to end (encode → denoise → decode): a K-value sweep runs the text
-// encoder(s) once and reuses the hidden states for every value; K separate requests run them K times.
-// Prints encoder runs, wall time (median over --repeat) and whether both ways give bit-identical images.
-// Run: npx tsx bench/sweep.ts --model DIR|FILE [--values 0,1,2,3] [--size 64] [--steps 4] [--repeat 3]
+// clipSkip sweep vs separate requests, end to end (encode → denoise → decode → PNG), three ways:
+//   batched   — one request through renderSweep: one text-encoder run, ONE UNet call per step for all K values
+//               (batch 2K with CFG, split into groups of ≤ --max-batch);
+//   sequential — one encoder run, then K renders one after another (the sweep before batching);
+//   separate  — K independent requests, each encoding its own prompt.
+// Prints text-encoder runs, UNet runs, wall time (median over --repeat) and the largest image difference between
+// the batched images and the separate ones (the golden image tolerance is abs 2e-3).
+// Run: npx tsx bench/sweep.ts --model DIR|FILE | --golden sd1|sdxl  [--values 0,1,2] [--size 128] [--steps 4]
+//      [--repeat 3] [--max-batch 8] [--threads T]
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { loadModel } from "../src/checkpoint/load.js";
 import { closeModel } from "../src/checkpoint/model.js";
 import { openPipeline, type Pipeline } from "../src/pipeline/pipeline.js";
-import { textToImage, type TextToImageRequest } from "../src/pipeline/text-to-image.js";
+import { renderImage, type RenderRequest } from "../src/pipeline/render.js";
+import { renderSweep } from "../src/pipeline/sweep.js";
 
-const USAGE = "usage: npx tsx bench/sweep.ts --model DIR|FILE [--values 0,1,2,3] [--size 64] [--steps 4] [--repeat 3] [--threads T]";
+const USAGE = "usage: npx tsx bench/sweep.ts --model DIR|FILE | --golden sd1|sdxl [--values 0,1,2] [--size 128] [--steps 4] [--repeat 3] [--max-batch 8] [--threads T]";
 
 const { values } = parseArgs({
   options: {
     model: { type: "string" },
-    values: { type: "string", default: "0,1,2,3" },
-    size: { type: "string", default: "64" },
+    golden: { type: "string" },
+    values: { type: "string", default: "0,1,2" },
+    size: { type: "string", default: "128" },
     steps: { type: "string", default: "4" },
     repeat: { type: "string", default: "3" },
+    "max-batch": { type: "string", default: "8" },
     threads: { type: "string" },
     prompt: { type: "string", default: "a photo of an astronaut riding a horse on mars" },
     negative: { type: "string", default: "blurry, lowres" },
   },
 });
-if (values.model === undefined) {
+
+/** The tiny golden model as a diffusers folder (links to ../shared/golden; the first pipeline case's scheduler). */
+function goldenModel(family: string): string {
+  if (family !== "sd1" && family !== "sdxl") throw new Error(`--golden must be sd1 or sdxl, got ${family}`);
+  const root = resolve(dirname(fileURLToPath(import.meta.url)), "../../shared/golden/diffusion");
+  const index = JSON.parse(readFileSync(join(root, "pipelines/index.json"), "utf8")) as {
+    components: Record<string, Record<string, string>>;
+    cases: { name: string; scheduler_config: Record<string, unknown> }[];
+  };
+  const dir = mkdtempSync(join(tmpdir(), `vellum-bench-${family}-`));
+  for (const [name, rel] of Object.entries(index.components[family]!)) symlinkSync(join(root, rel), join(dir, name), "dir");
+  mkdirSync(join(dir, "scheduler"));
+  writeFileSync(join(dir, "scheduler/scheduler_config.json"), JSON.stringify(index.cases.find((c) => c.name.startsWith(`${family}_`))!.scheduler_config));
+  return dir;
+}
+
+const modelPath = values.model ?? (values.golden !== undefined ? goldenModel(values.golden) : undefined);
+if (modelPath === undefined) {
   console.error(USAGE);
   process.exit(2);
 }
@@ -33,9 +62,11 @@ if (clipSkips.some((c) => !Number.isInteger(c) || c < 0)) {
 }
 const size = Number(values.size);
 const repeat = Math.max(1, Number(values.repeat));
+const maxBatch = Number(values["max-batch"]);
 
 interface Measured {
-  runs: number;
+  encoderRuns: number;
+  unetRuns: number;
   ms: number;
   images: Float32Array[];
 }
@@ -45,9 +76,13 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-const { model } = loadModel(values.model);
-const pipeline = await openPipeline(model, values.threads !== undefined ? { threads: Number(values.threads) } : {});
-const base: Omit<TextToImageRequest, "clipSkip"> = {
+const { model } = loadModel(modelPath);
+const opened = await openPipeline(model, values.threads !== undefined ? { threads: Number(values.threads) } : {});
+let unetRuns = 0;
+// The same pipeline with its UNet calls counted.
+const pipeline: Pipeline = { ...opened, unet: { ...opened.unet, run: (feeds) => (unetRuns++, opened.unet.run(feeds)) } };
+
+const base: Omit<RenderRequest, "clipSkip"> = {
   prompt: values.prompt,
   negativePrompt: values.negative,
   width: size,
@@ -55,59 +90,84 @@ const base: Omit<TextToImageRequest, "clipSkip"> = {
   steps: Number(values.steps),
   guidanceScale: 7,
   seed: 1234n,
+  format: "png",
 };
 
-/** One request carrying all K values: one encode, K denoise + decode. */
-async function sweep(p: Pipeline): Promise<Measured> {
-  const runs0 = p.conditioner.runs;
+async function measure(run: () => Promise<Float32Array[]>): Promise<Measured> {
+  const runs0 = pipeline.conditioner.runs;
+  const unet0 = unetRuns;
   const t0 = performance.now();
-  const embeddings = await p.conditioner.encodeClipSkips({ prompt: base.prompt, negativePrompt: base.negativePrompt! }, clipSkips);
-  const images: Float32Array[] = [];
-  for (const [i, clipSkip] of clipSkips.entries()) {
-    const r = await textToImage(p, { ...base, clipSkip }, { embeddings: embeddings[i]! });
-    images.push(r.image.np.data);
-  }
-  return { runs: p.conditioner.runs - runs0, ms: performance.now() - t0, images };
+  const images = await run();
+  return { encoderRuns: pipeline.conditioner.runs - runs0, unetRuns: unetRuns - unet0, ms: performance.now() - t0, images };
 }
 
-/** K independent requests, each encoding its own prompt. */
-async function separate(p: Pipeline): Promise<Measured> {
-  const runs0 = p.conditioner.runs;
-  const t0 = performance.now();
-  const images: Float32Array[] = [];
-  for (const clipSkip of clipSkips) images.push((await textToImage(p, { ...base, clipSkip })).image.np.data);
-  return { runs: p.conditioner.runs - runs0, ms: performance.now() - t0, images };
+/** One request, K values, batched UNet. */
+const batched = () =>
+  measure(async () => {
+    const images: Float32Array[] = [];
+    for await (const img of renderSweep(pipeline, base, clipSkips, { maxBatch })) images.push(img.result.image.np.data);
+    return images;
+  });
+
+/** One request, K values, one encode, renders one after another. */
+const sequential = () =>
+  measure(async () => {
+    const embeddings = await pipeline.conditioner.encodeClipSkips({ prompt: base.prompt, negativePrompt: base.negativePrompt! }, clipSkips);
+    const images: Float32Array[] = [];
+    for (const [i, clipSkip] of clipSkips.entries()) images.push((await renderImage(pipeline, { ...base, clipSkip }, { embeddings: embeddings[i]! })).result.image.np.data);
+    return images;
+  });
+
+/** K independent requests. */
+const separate = () =>
+  measure(async () => {
+    const images: Float32Array[] = [];
+    for (const clipSkip of clipSkips) images.push((await renderImage(pipeline, { ...base, clipSkip })).result.image.np.data);
+    return images;
+  });
+
+function maxAbsDiff(a: readonly Float32Array[], b: readonly Float32Array[]): number {
+  let m = 0;
+  a.forEach((x, k) => x.forEach((v, i) => (m = Math.max(m, Math.abs(v - b[k]![i]!)))));
+  return m;
 }
 
 try {
-  console.log(`${model.family} ${model.source}: clipSkip values [${clipSkips.join(", ")}] (max ${pipeline.conditioner.maxClipSkip}), ${size}×${size}, ${base.steps} steps, CFG on, ${repeat} repeats (median)`);
-  await textToImage(pipeline, { ...base, clipSkip: 0 }); // warm-up: sessions, allocations
-  const sweepMs: number[] = [];
-  const sepMs: number[] = [];
-  let last: { sweep: Measured; separate: Measured } | undefined;
-  for (let r = 0; r < repeat; r++) {
-    // alternate the order so neither side always runs on a warmer cache
-    const a = r % 2 === 0 ? await sweep(pipeline) : undefined;
-    const b = await separate(pipeline);
-    const s = a ?? (await sweep(pipeline));
-    sweepMs.push(s.ms);
-    sepMs.push(b.ms);
-    last = { sweep: s, separate: b };
-  }
-  const identical = last!.sweep.images.every((img, i) => Buffer.from(img.buffer).equals(Buffer.from(last!.separate.images[i]!.buffer)));
-  const encodeMs: number[] = [];
-  for (let r = 0; r < repeat; r++) {
-    const t0 = performance.now();
-    await pipeline.conditioner.encode({ prompt: base.prompt, negativePrompt: base.negativePrompt!, clipSkip: 0 });
-    encodeMs.push(performance.now() - t0);
-  }
   const k = clipSkips.length;
-  console.log(`sweep (1 request, K = ${k}):    ${last!.sweep.runs} text-encoder run(s), ${median(sweepMs).toFixed(1)} ms`);
-  console.log(`separate (${k} requests):       ${last!.separate.runs} text-encoder run(s), ${median(sepMs).toFixed(1)} ms`);
-  console.log(`one encode call: ${median(encodeMs).toFixed(1)} ms; saved ${(median(sepMs) - median(sweepMs)).toFixed(1)} ms (${(100 * (1 - median(sweepMs) / median(sepMs))).toFixed(1)} %)`);
-  console.log(`images bit-identical between the two ways: ${identical}`);
-  console.log(JSON.stringify({ family: model.family, values: clipSkips, size, steps: base.steps, sweep: { runs: last!.sweep.runs, ms: median(sweepMs) }, separate: { runs: last!.separate.runs, ms: median(sepMs) }, encodeMs: median(encodeMs), identical }));
+  console.log(`${model.family} ${model.source}: clipSkip values [${clipSkips.join(", ")}] (max ${pipeline.conditioner.maxClipSkip}), ${size}×${size}, ${base.steps} steps, CFG on, max UNet batch ${maxBatch}, ${repeat} repeats (median)`);
+  await renderImage(pipeline, { ...base, clipSkip: 0 }); // warm-up: sessions, allocations
+  for await (const _ of renderSweep(pipeline, base, clipSkips, { maxBatch })); // warm-up of the batch-2K shapes
+  const ways = { batched, sequential, separate };
+  const ms: Record<keyof typeof ways, number[]> = { batched: [], sequential: [], separate: [] };
+  const last = {} as Record<keyof typeof ways, Measured>;
+  const names = Object.keys(ways) as (keyof typeof ways)[];
+  for (let r = 0; r < repeat; r++) {
+    // rotate the order so no way always runs on the warmest cache
+    for (let j = 0; j < names.length; j++) {
+      const name = names[(j + r) % names.length]!;
+      last[name] = await ways[name]();
+      ms[name].push(last[name].ms);
+    }
+  }
+  const line = (label: string, m: Measured, t: number) =>
+    console.log(`${label.padEnd(34)} ${m.encoderRuns} text-encoder run(s), ${String(m.unetRuns).padStart(3)} UNet run(s), ${t.toFixed(1).padStart(8)} ms`);
+  line(`batched sweep (1 request, K = ${k})`, last.batched, median(ms.batched));
+  line(`sequential sweep (1 request)`, last.sequential, median(ms.sequential));
+  line(`separate (${k} requests)`, last.separate, median(ms.separate));
+  const saved = median(ms.separate) - median(ms.batched);
+  console.log(`batched vs separate: saved ${saved.toFixed(1)} ms (${((100 * saved) / median(ms.separate)).toFixed(1)} %); batched vs sequential: ${(median(ms.sequential) - median(ms.batched)).toFixed(1)} ms`);
+  console.log(`max |image_np| difference batched vs separate: ${maxAbsDiff(last.batched.images, last.separate.images).toExponential(2)} (golden tolerance 2e-3)`);
+  console.log(
+    JSON.stringify({
+      family: model.family,
+      values: clipSkips,
+      size,
+      steps: base.steps,
+      maxBatch,
+      ...Object.fromEntries(names.map((n) => [n, { encoderRuns: last[n].encoderRuns, unetRuns: last[n].unetRuns, ms: Number(median(ms[n]).toFixed(1)) }])),
+    }),
+  );
 } finally {
-  await pipeline.release();
+  await opened.release();
   closeModel(model);
 }
