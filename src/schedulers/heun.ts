@@ -1,62 +1,36 @@
 // HeunDiscreteScheduler (diffusers 0.27.2): Heun's 2nd-order method; 2n − 1 model calls, alternating an Euler
 // predictor and a trapezoidal corrector.
 import { float32, type Float32Tensor } from "../tensor/tensor.js";
-import { addNoiseSigma, predOriginalSigma, scaleBySigma, sigmaInitNoise } from "./euler.js";
-import {
-  alphasCumprod,
-  configValue,
-  interpAtIndex,
-  karrasSigmas,
-  logSigmas,
-  predictionType,
-  sigmaClassTimesteps,
-  sigmaToT,
-  trainScheduleConfig,
-  trainSigmas,
-  type TimestepSpacing,
-} from "./schedule.js";
-import type { Noise, Scheduler, SchedulerFactory, StepResult } from "./types.js";
+import { configValue, predictionType } from "./schedule.js";
+import { predOriginalSigma, repeatAfterFirst, sigmaSampler, sigmaSchedule } from "./sigma-sampler.js";
+import type { SchedulerFactory, StepResult } from "./types.js";
 
 const f32 = Math.fround;
-
-/** [a0, a1, a1, a2, a2, …]: the first entry once, the rest twice (torch `repeat_interleave(2)`). */
-export function repeatAfterFirst(values: readonly number[]): number[] {
-  return [values[0]!, ...values.slice(1).flatMap((v) => [v, v])];
-}
 
 export const heun: SchedulerFactory = (config, steps) => {
   const prediction = predictionType(config);
   const clip = configValue(config, "clip_sample", false);
   const clipRange = configValue(config, "clip_sample_range", 1);
-  const train = trainScheduleConfig(config, { beta_start: 0.00085, beta_end: 0.012, beta_schedule: "linear", timestep_spacing: "linspace" });
-  const spacing = configValue<TimestepSpacing>(config, "timestep_spacing", "linspace");
-  const ts = trainSigmas(alphasCumprod({ ...train, rescaleBetasZeroSnr: false }));
-  let base = sigmaClassTimesteps(spacing, steps, { numTrainTimesteps: train.numTrainTimesteps, stepsOffset: configValue(config, "steps_offset", 0) });
-  let raw = base.map((t) => interpAtIndex(t, ts));
-  if (configValue(config, "use_karras_sigmas", false)) {
-    raw = karrasSigmas(raw[raw.length - 1]!, raw[0]!, steps);
-    const ls = logSigmas(ts);
-    base = raw.map((s) => sigmaToT(s, ls));
-  }
-  const baseSigmas = [...raw.map(f32), 0];
+  const base = sigmaSchedule(config, steps, {
+    defaults: { beta_start: 0.00085, beta_end: 0.012, beta_schedule: "linear", timestep_spacing: "linspace" },
+    zeroSnr: false,
+    karras: "ends",
+  });
   // [σ0, σ1, σ1, …, σ_{n−1}, σ_{n−1}, 0]
-  const sigmas = [baseSigmas[0]!, ...baseSigmas.slice(1, -1).flatMap((s) => [s, s]), 0];
-  const timesteps = repeatAfterFirst(base);
+  const sigmas = [...repeatAfterFirst(base.sigmas.slice(0, -1)), 0];
+  const timesteps = repeatAfterFirst(base.timesteps);
   let prevDerivative: Float32Array | undefined;
   let savedSample: Float32Tensor | undefined;
   let savedDt = 0;
-  let beginIndex = 0;
-  return {
+  return sigmaSampler({
     timesteps,
     sigmas,
-    initNoiseSigma: sigmaInitNoise(sigmas, spacing),
-    setBeginIndex(index: number) {
-      beginIndex = index;
+    spacing: base.spacing,
+    onBeginIndex() {
       prevDerivative = undefined;
       savedSample = undefined;
     },
-    scaleModelInput: (sample, i) => scaleBySigma(sample, sigmas[i]!),
-    step(modelOutput: Float32Tensor, i: number, sample: Float32Tensor, _noise: Noise): StepResult {
+    step(modelOutput: Float32Tensor, i: number, sample: Float32Tensor): StepResult {
       const first = prevDerivative === undefined;
       const sigma = first ? sigmas[i]! : sigmas[i - 1]!;
       const next = first ? sigmas[i + 1]! : sigmas[i]!;
@@ -79,6 +53,5 @@ export const heun: SchedulerFactory = (config, steps) => {
       savedSample = undefined;
       return { prevSample: float32(sample.shape, x.map((v, k) => f32(v + f32(d[k]! * dt)))), predOriginalSample: pred };
     },
-    addNoise: (original, noise, i) => addNoiseSigma(original, noise, sigmas[i ?? beginIndex]!),
-  } satisfies Scheduler;
+  });
 };

@@ -1,10 +1,10 @@
 // KDPM2AncestralDiscreteScheduler (diffusers 0.27.2): DPM2 towards σ_down plus fresh noise of size σ_up;
 // noise is drawn on every model call (used on the second-order calls only).
 import { float32, type Float32Tensor } from "../tensor/tensor.js";
-import { addNoiseSigma, predOriginalSigma, scaleBySigma, sigmaInitNoise } from "./euler.js";
-import { predictionType, sigmaToTFloat32 } from "./schedule.js";
 import { expandSecondOrder, kdpm2Base, logMidpoint } from "./kdpm2.js";
-import type { Noise, Scheduler, SchedulerFactory, StepResult } from "./types.js";
+import { predictionType, sigmaToTFloat32 } from "./schedule.js";
+import { predOriginalSigma, scaleBySigma, sigmaSampler } from "./sigma-sampler.js";
+import type { Noise, SchedulerFactory, StepResult } from "./types.js";
 
 const f32 = Math.fround;
 
@@ -29,13 +29,11 @@ export const kdpm2Ancestral: SchedulerFactory = (config, steps) => {
   const tInterpol = interpolBase.map((v) => sigmaToTFloat32(v, base.logSigmas));
   const timesteps = [base.timesteps[0]!, ...base.timesteps.slice(1).flatMap((t, k) => [tInterpol[k]!, t])];
   let saved: Float32Tensor | undefined;
-  let beginIndex = 0;
-  return {
+  return sigmaSampler({
     timesteps,
     sigmas,
-    initNoiseSigma: sigmaInitNoise(sigmas, base.spacing),
-    setBeginIndex(index: number) {
-      beginIndex = index;
+    spacing: base.spacing,
+    onBeginIndex() {
       saved = undefined;
     },
     scaleModelInput: (sample, i) => scaleBySigma(sample, saved === undefined ? sigmas[i]! : interpol[i - 1]!),
@@ -60,6 +58,5 @@ export const kdpm2Ancestral: SchedulerFactory = (config, steps) => {
       const prevSample = x.map((v, k) => f32(f32(v + f32(d[k]! * dt)) + f32(z[k]! * sigmaUp)));
       return { prevSample: float32(sample.shape, prevSample), predOriginalSample: pred };
     },
-    addNoise: (original, noise, i) => addNoiseSigma(original, noise, sigmas[i ?? beginIndex]!),
-  } satisfies Scheduler;
+  });
 };

@@ -1,22 +1,9 @@
 // KDPM2DiscreteScheduler (diffusers 0.27.2): k-diffusion's DPM2 — a half step to the log-midpoint sigma, then a
 // full step with the midpoint derivative; 2n − 1 model calls.
 import { float32, type Float32Tensor } from "../tensor/tensor.js";
-import { addNoiseSigma, predOriginalSigma, scaleBySigma, sigmaInitNoise } from "./euler.js";
-import {
-  alphasCumprod,
-  configValue,
-  interpAtIndex,
-  karrasSigmas,
-  logSigmas,
-  predictionType,
-  sigmaClassTimesteps,
-  sigmaToT,
-  sigmaToTFloat32,
-  trainScheduleConfig,
-  trainSigmas,
-  type TimestepSpacing,
-} from "./schedule.js";
-import type { Noise, Scheduler, SchedulerConfig, SchedulerFactory, StepResult } from "./types.js";
+import { predictionType, sigmaToTFloat32 } from "./schedule.js";
+import { predOriginalSigma, repeatAfterFirst, scaleBySigma, sigmaSampler, sigmaSchedule, type SigmaSchedule } from "./sigma-sampler.js";
+import type { SchedulerConfig, SchedulerFactory, StepResult } from "./types.js";
 
 const f32 = Math.fround;
 
@@ -29,22 +16,17 @@ export function logMidpoint(a: number, b: number): number {
 
 /** [a0, a1, a1, …, a_last, a_last, a_last]: torch `cat([a[:1], a[1:].repeat_interleave(2), a[-1:]])`. */
 export function expandSecondOrder(values: readonly number[]): number[] {
-  return [values[0]!, ...values.slice(1).flatMap((v) => [v, v]), values[values.length - 1]!];
+  return [...repeatAfterFirst(values), values[values.length - 1]!];
 }
 
 /** Base (n) timesteps, float32 sigmas with trailing 0 (n + 1), and float32 log-sigmas of the KDPM2 classes. */
-export function kdpm2Base(config: SchedulerConfig, steps: number): { timesteps: number[]; sigmas: number[]; logSigmas: Float32Array; spacing: TimestepSpacing } {
-  const train = trainScheduleConfig(config, { beta_start: 0.00085, beta_end: 0.012, beta_schedule: "linear", timestep_spacing: "linspace" });
-  const spacing = configValue<TimestepSpacing>(config, "timestep_spacing", "linspace");
-  const ts = trainSigmas(alphasCumprod({ ...train, rescaleBetasZeroSnr: false }));
-  const ls = logSigmas(ts);
-  let timesteps = sigmaClassTimesteps(spacing, steps, { numTrainTimesteps: train.numTrainTimesteps, stepsOffset: configValue(config, "steps_offset", 0) });
-  let raw = timesteps.map((t) => interpAtIndex(t, ts));
-  if (configValue(config, "use_karras_sigmas", false)) {
-    raw = karrasSigmas(raw[raw.length - 1]!, raw[0]!, steps);
-    timesteps = raw.map((s) => Math.round(sigmaToT(s, ls)));
-  }
-  return { timesteps, sigmas: [...raw.map(f32), 0], logSigmas: ls, spacing };
+export function kdpm2Base(config: SchedulerConfig, steps: number): SigmaSchedule {
+  return sigmaSchedule(config, steps, {
+    defaults: { beta_start: 0.00085, beta_end: 0.012, beta_schedule: "linear", timestep_spacing: "linspace" },
+    zeroSnr: false,
+    karras: "ends",
+    karrasTimestep: Math.round,
+  });
 }
 
 export const kdpm2: SchedulerFactory = (config, steps) => {
@@ -59,17 +41,15 @@ export const kdpm2: SchedulerFactory = (config, steps) => {
   const tInterpol = interpolBase.map((v) => sigmaToTFloat32(v, base.logSigmas));
   const timesteps = [base.timesteps[0]!, ...base.timesteps.slice(1).flatMap((t, k) => [tInterpol[k + 1]!, t])];
   let saved: Float32Tensor | undefined;
-  let beginIndex = 0;
-  return {
+  return sigmaSampler({
     timesteps,
     sigmas,
-    initNoiseSigma: sigmaInitNoise(sigmas, base.spacing),
-    setBeginIndex(index: number) {
-      beginIndex = index;
+    spacing: base.spacing,
+    onBeginIndex() {
       saved = undefined;
     },
     scaleModelInput: (sample, i) => scaleBySigma(sample, saved === undefined ? sigmas[i]! : interpol[i]!),
-    step(modelOutput: Float32Tensor, i: number, sample: Float32Tensor, _noise: Noise): StepResult {
+    step(modelOutput: Float32Tensor, i: number, sample: Float32Tensor): StepResult {
       const first = saved === undefined;
       const sigma = first ? sigmas[i]! : sigmas[i - 1]!;
       const mid = first ? interpol[i + 1]! : interpol[i]!;
@@ -82,6 +62,5 @@ export const kdpm2: SchedulerFactory = (config, steps) => {
       saved = first ? sample : undefined;
       return { prevSample: float32(sample.shape, x.map((v, k) => f32(v + f32(d[k]! * dt)))), predOriginalSample: pred };
     },
-    addNoise: (original, noise, i) => addNoiseSigma(original, noise, sigmas[i ?? beginIndex]!),
-  } satisfies Scheduler;
+  });
 };

@@ -1,20 +1,8 @@
 // LMSDiscreteScheduler (diffusers 0.27.2): linear multistep (order ≤ 4) on the sigma-space derivative.
 import { float32, type Float32Tensor } from "../tensor/tensor.js";
-import { addNoiseSigma, predOriginalSigma, scaleBySigma, sigmaInitNoise } from "./euler.js";
-import {
-  alphasCumprod,
-  configValue,
-  interpAtIndex,
-  karrasSigmas,
-  logSigmas,
-  predictionType,
-  sigmaClassTimesteps,
-  sigmaToT,
-  trainScheduleConfig,
-  trainSigmas,
-  type TimestepSpacing,
-} from "./schedule.js";
-import type { Noise, Scheduler, SchedulerFactory, StepResult } from "./types.js";
+import { predictionType } from "./schedule.js";
+import { predOriginalSigma, sigmaSampler, sigmaSchedule } from "./sigma-sampler.js";
+import type { SchedulerFactory, StepResult } from "./types.js";
 
 const f32 = Math.fround;
 const ORDER = 4;
@@ -45,29 +33,23 @@ export function lmsCoefficient(sigmas: readonly number[], order: number, i: numb
 
 export const lms: SchedulerFactory = (config, steps) => {
   const prediction = predictionType(config);
-  const train = trainScheduleConfig(config, { beta_start: 0.0001, beta_end: 0.02, beta_schedule: "linear", timestep_spacing: "linspace" });
-  const spacing = configValue<TimestepSpacing>(config, "timestep_spacing", "linspace");
-  const ts = trainSigmas(alphasCumprod({ ...train, rescaleBetasZeroSnr: false }));
-  let timesteps = sigmaClassTimesteps(spacing, steps, { numTrainTimesteps: train.numTrainTimesteps, stepsOffset: configValue(config, "steps_offset", 0) });
-  let raw = timesteps.map((t) => interpAtIndex(t, ts));
-  if (configValue(config, "use_karras_sigmas", false)) {
-    raw = karrasSigmas(raw[raw.length - 1]!, raw[0]!, steps);
-    const ls = logSigmas(ts);
-    timesteps = raw.map((s) => sigmaToT(s, ls)); // float64, as diffusers keeps them for LMS
-  }
-  const sigmas = [...raw.map(f32), 0];
+  // Karras timesteps stay float64, as diffusers keeps them for LMS.
+  const { timesteps, sigmas, spacing } = sigmaSchedule(config, steps, {
+    defaults: { beta_start: 0.0001, beta_end: 0.02, beta_schedule: "linear", timestep_spacing: "linspace" },
+    zeroSnr: false,
+    karras: "ends",
+  });
   const derivatives: Float32Array[] = [];
   let beginIndex = 0;
-  return {
+  return sigmaSampler({
     timesteps,
     sigmas,
-    initNoiseSigma: sigmaInitNoise(sigmas, spacing),
-    setBeginIndex(index: number) {
+    spacing,
+    onBeginIndex(index) {
       beginIndex = index;
       derivatives.length = 0;
     },
-    scaleModelInput: (sample, i) => scaleBySigma(sample, sigmas[i]!),
-    step(modelOutput: Float32Tensor, i: number, sample: Float32Tensor, _noise: Noise): StepResult {
+    step(modelOutput: Float32Tensor, i: number, sample: Float32Tensor): StepResult {
       const sigma = sigmas[i]!;
       const predOriginalSample = predOriginalSigma(prediction, modelOutput, sample, sigma);
       const p = predOriginalSample.data;
@@ -83,6 +65,5 @@ export const lms: SchedulerFactory = (config, steps) => {
       const prevSample = float32(sample.shape, sample.data.map((v, k) => f32(v + acc[k]!)));
       return { prevSample, predOriginalSample };
     },
-    addNoise: (original, noise, i) => addNoiseSigma(original, noise, sigmas[i ?? beginIndex]!),
-  } satisfies Scheduler;
+  });
 };

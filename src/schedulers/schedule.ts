@@ -178,27 +178,6 @@ export interface SpacingOptions {
 }
 
 /**
- * Inference timesteps, descending, as the k-diffusion style classes compute them (Euler, Euler a, LMS, Heun,
- * KDPM2): linspace is `np.linspace(0, T−1, n, dtype=float32)` (not rounded); leading adds `steps_offset`;
- * trailing subtracts 1. Values are float32.
- */
-export function sigmaClassTimesteps(spacing: TimestepSpacing, n: number, opts: SpacingOptions): number[] {
-  const T = opts.numTrainTimesteps;
-  switch (spacing) {
-    case "linspace":
-      return npLinspace(0, T - 1, n).map(f32).reverse();
-    case "leading": {
-      const ratio = Math.floor(T / n);
-      return Array.from({ length: n }, (_, i) => f32(i * ratio + opts.stepsOffset)).reverse();
-    }
-    case "trailing":
-      return npArange(T, 0, -T / n).map((t) => f32(roundHalfEven(t) - 1));
-    default:
-      throw new Error(`timestep_spacing ${String(spacing)} is not supported`);
-  }
-}
-
-/**
  * Integer inference timesteps, descending, as DDIM / DDPM compute them: linspace is rounded (half to even);
  * leading adds `steps_offset`; trailing subtracts 1.
  */
@@ -216,6 +195,16 @@ export function discreteTimesteps(spacing: TimestepSpacing, n: number, opts: Spa
     default:
       throw new Error(`timestep_spacing ${String(spacing)} is not supported`);
   }
+}
+
+/**
+ * Inference timesteps, descending, as the k-diffusion style classes compute them (Euler, Euler a, LMS, Heun,
+ * KDPM2): as `discreteTimesteps` but linspace is `np.linspace(0, T−1, n, dtype=float32)` (not rounded). Values
+ * are float32.
+ */
+export function sigmaClassTimesteps(spacing: TimestepSpacing, n: number, opts: SpacingOptions): number[] {
+  if (spacing === "linspace") return npLinspace(0, opts.numTrainTimesteps - 1, n).map(f32).reverse();
+  return discreteTimesteps(spacing, n, opts).map(f32);
 }
 
 /** `np.interp(x, arange(len(fp)), fp)` in float64 (x clamped to the ends, exact at the knots). */
@@ -250,25 +239,25 @@ export function logSigmas(trainSigmas: Float32Array): Float32Array {
 }
 
 /**
+ * Where `logSigma` falls among the ascending float32 log-sigmas: the lower index (the last whose difference is ≥ 0,
+ * at most len − 2) and the float32 weight of the upper one, clamped to [0, 1] (NaN stays NaN).
+ */
+function logSigmaBracket(logSigma: number, logSigmas: Float32Array): { lowIdx: number; w: number } {
+  let lowIdx = 0;
+  for (let i = 0; i < logSigmas.length; i++) if (f32(logSigma - logSigmas[i]!) >= 0) lowIdx = i;
+  lowIdx = Math.min(lowIdx, logSigmas.length - 2);
+  const low = logSigmas[lowIdx]!;
+  const high = logSigmas[lowIdx + 1]!;
+  const w = f32(f32(low - logSigma) / f32(low - high));
+  return { lowIdx, w: Math.min(Math.max(w, 0), 1) };
+}
+
+/**
  * diffusers `_sigma_to_t` for a float64 sigma against float32 log-sigmas (numpy 1.24 value-based casting: the
  * differences and weight are float32, the final blend `(1 − w)·low + w·high` float64). Returns a fractional t.
  */
 export function sigmaToT(sigma: number, logSigmas: Float32Array): number {
-  const logSigma = f32(Math.log(Math.max(sigma, 1e-10)));
-  let count = 0;
-  let lowIdx = 0;
-  for (let i = 0; i < logSigmas.length; i++) {
-    if (f32(logSigma - logSigmas[i]!) >= 0) {
-      count++;
-      lowIdx = i;
-    }
-  }
-  if (count === 0) lowIdx = 0;
-  lowIdx = Math.min(lowIdx, logSigmas.length - 2);
-  const low = logSigmas[lowIdx]!;
-  const high = logSigmas[lowIdx + 1]!;
-  let w = f32(f32(low - logSigma) / f32(low - high));
-  w = Math.min(Math.max(w, 0), 1);
+  const { lowIdx, w } = logSigmaBracket(f32(Math.log(Math.max(sigma, 1e-10))), logSigmas);
   return f32(1 - w) * lowIdx + w * (lowIdx + 1);
 }
 
@@ -277,67 +266,8 @@ export function sigmaToT(sigma: number, logSigmas: Float32Array): number {
  * including the blend. Returns a float32 value.
  */
 export function sigmaToTFloat32(sigma: number, logSigmas: Float32Array): number {
-  const logSigma = f32(Math.log(Math.max(f32(sigma), f32(1e-10))));
-  let lowIdx = 0;
-  let count = 0;
-  for (let i = 0; i < logSigmas.length; i++) {
-    if (f32(logSigma - logSigmas[i]!) >= 0) {
-      count++;
-      lowIdx = i;
-    }
-  }
-  if (count === 0) lowIdx = 0;
-  lowIdx = Math.min(lowIdx, logSigmas.length - 2);
-  const low = logSigmas[lowIdx]!;
-  const high = logSigmas[lowIdx + 1]!;
-  let w = f32(f32(low - logSigma) / f32(low - high));
-  if (Number.isNaN(w)) return NaN;
-  w = Math.min(Math.max(w, 0), 1);
+  const { lowIdx, w } = logSigmaBracket(f32(Math.log(Math.max(f32(sigma), f32(1e-10)))), logSigmas);
   return f32(f32(f32(1 - w) * lowIdx) + f32(w * (lowIdx + 1)));
-}
-
-/**
- * Sigma-space x0 estimate from a model output at noise level sigma (k-diffusion samplers; input not scaled):
- * epsilon `x − σ·ε`; v_prediction `v·(−σ/√(σ²+1)) + x/(σ²+1)`; sample: the output itself.
- */
-export function predictOriginalFromSigma(prediction: PredictionType, modelOutput: number, sample: number, sigma: number): number {
-  switch (prediction) {
-    case "epsilon":
-      return sample - sigma * modelOutput;
-    case "v_prediction":
-      return modelOutput * (-sigma / Math.sqrt(sigma * sigma + 1)) + sample / (sigma * sigma + 1);
-    case "sample":
-      return modelOutput;
-  }
-}
-
-/**
- * Alpha-space x0 estimate (DDIM / DDPM / LCM): epsilon `(x − √(1−ᾱ)·ε)/√ᾱ`; v_prediction `√ᾱ·x − √(1−ᾱ)·v`;
- * sample: the output itself. `alphaProd` is ᾱ_t.
- */
-export function predictOriginalFromAlpha(prediction: PredictionType, modelOutput: number, sample: number, alphaProd: number): number {
-  const beta = 1 - alphaProd;
-  switch (prediction) {
-    case "epsilon":
-      return (sample - Math.sqrt(beta) * modelOutput) / Math.sqrt(alphaProd);
-    case "v_prediction":
-      return Math.sqrt(alphaProd) * sample - Math.sqrt(beta) * modelOutput;
-    case "sample":
-      return modelOutput;
-  }
-}
-
-/** Alpha-space epsilon estimate matching `predictOriginalFromAlpha` (v: `√ᾱ·v + √(1−ᾱ)·x`). */
-export function predictEpsilonFromAlpha(prediction: PredictionType, modelOutput: number, sample: number, alphaProd: number): number {
-  const beta = 1 - alphaProd;
-  switch (prediction) {
-    case "epsilon":
-      return modelOutput;
-    case "v_prediction":
-      return Math.sqrt(alphaProd) * modelOutput + Math.sqrt(beta) * sample;
-    case "sample":
-      return (sample - Math.sqrt(alphaProd) * modelOutput) / Math.sqrt(beta);
-  }
 }
 
 /** The prediction type of a config (default epsilon), validated. */
