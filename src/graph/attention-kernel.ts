@@ -7,6 +7,14 @@ export type AttentionKernel = "mha" | "unfused";
 
 const KERNELS: readonly AttentionKernel[] = ["mha", "unfused"];
 
+/**
+ * Whether graphs may use com.microsoft contrib ops (MultiHeadAttention, Gelu): yes unless VELLUM_ATTENTION=unfused,
+ * which thereby means "standard ONNX ops only".
+ */
+export function contribOpsAllowed(): boolean {
+  return defaultAttentionKernel() === "mha";
+}
+
 /** `VELLUM_ATTENTION` (mha | unfused), default "mha". */
 export function defaultAttentionKernel(): AttentionKernel {
   const v = process.env["VELLUM_ATTENTION"];

@@ -170,12 +170,24 @@ export function transformerBlock(net: Net, x: Value, context: Value, prefix: str
   return g.add(geglu(net, layerNorm(net, h, `${prefix}.norm3`, 1e-5), `${prefix}.ff`), h); // [B, N, C]
 }
 
-/** FeedForward with GEGLU: proj → (hidden, gate) halves → hidden · gelu(gate) → net.2. */
+/**
+ * FeedForward with GEGLU: proj → (hidden, gate) halves → hidden · gelu(gate) → net.2. The proj weight and bias are
+ * split into halves (constant-folded once at load) and applied as two linears, so no [B, N, 2·inner] activation is
+ * produced and copied by a Split (3 % of a UNet step when split after the matmul).
+ */
 export function geglu(net: Net, x: Value, prefix: string): Value {
-  const inner = net.weights.get(`${prefix}.net.0.proj.weight`).shape[0]! / 2;
-  const p = linear(net, x, `${prefix}.net.0.proj`); // [B, N, 2·inner]
-  const [hidden, gate] = net.g.split(p, [inner, inner], -1, `${prefix}/geglu_split`) as [Value, Value]; // [B, N, inner] × 2
-  return linear(net, net.g.mul(hidden, net.g.gelu(gate, `${prefix}/gelu`)), `${prefix}.net.2`); // [B, N, C]
+  const g = net.g;
+  const proj = `${prefix}.net.0.proj`;
+  const ref = net.weights.get(`${proj}.weight`);
+  const inner = ref.shape[0]! / 2;
+  let weight = g.weight(ref);
+  if (ref.shape.length === 4) weight = g.reshape(weight, [ref.shape[0]!, ref.shape[1]!], `${proj}/as_linear`); // [2·inner, C]
+  const [wHidden, wGate] = g.split(weight, [inner, inner], 0, `${proj}/weight_halves`) as [Value, Value]; // [inner, C] × 2
+  const bias = optional(net, `${proj}.bias`);
+  const [bHidden, bGate] = bias === undefined ? [undefined, undefined] : g.split(bias, [inner, inner], 0, `${proj}/bias_halves`); // [inner] × 2
+  const hidden = g.linear(x, wHidden, bHidden, `${proj}/hidden`); // [B, N, inner]
+  const gate = g.linear(x, wGate, bGate, `${proj}/gate`); // [B, N, inner]
+  return linear(net, g.mul(hidden, g.gelu(gate, `${prefix}/gelu`)), `${prefix}.net.2`); // [B, N, C]
 }
 
 /**

@@ -20,7 +20,7 @@ export interface SessionOptions {
   prepacking?: boolean;
   /**
    * Save the optimised model (weights in a side file) in the model's cache folder and load it next time instead
-   * of optimising again; default false. Only meaningful for the CPU provider.
+   * of optimising again. Default (createSession): on when the model's weight files total ≥ 256 MiB. CPU provider only.
    */
   cacheOptimized?: boolean;
   /** ONNX Runtime's CPU memory arena (keeps freed activation blocks for reuse); default true. */

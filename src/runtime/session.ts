@@ -83,8 +83,15 @@ function newestProfile(prefix: string | undefined): string {
   return newest;
 }
 
+/** Models whose weight files reach this size save their optimised graph by default (real checkpoints, not test models). */
+export const CACHE_OPTIMIZED_MIN_BYTES = 256 * 2 ** 20;
+
+function weightBytes(built: BuiltGraph): number {
+  return built.externalFiles.reduce((sum, f) => sum + statSync(f.path).size, 0);
+}
+
 export async function createSession(built: BuiltGraph, opts: SessionOptions = {}): Promise<Session> {
-  const o = resolveOptions(opts);
+  const o = resolveOptions({ ...opts, cacheOptimized: opts.cacheOptimized ?? weightBytes(built) >= CACHE_OPTIMIZED_MIN_BYTES });
   if (o.device !== "cpu") assertDevice(o.device);
   const hash = modelHash(built);
   const key = `${hash}/${optionsKey(o)}`;
