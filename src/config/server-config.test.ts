@@ -23,6 +23,18 @@ describe("server config", () => {
     expect(publicBaseUrl({ ...config, publicUrl: "https://img.example.com/" })).toBe("https://img.example.com");
   });
 
+  it("reads the job settings: per-key limit, pool size, memory budget, resume grace (defaults, env, serve flags)", async () => {
+    const d = buildServerConfig();
+    expect([d.maxTasksPerKey, d.maxPipelines, d.memoryBudgetGB, d.resumeGraceMs]).toEqual([0, 2, undefined, 120_000]);
+    const env = configFromEnv({ VELLUM_MAX_TASKS_PER_KEY: "3", VELLUM_MAX_PIPELINES: "4", VELLUM_MEMORY_BUDGET_GB: "6.5", VELLUM_RESUME_GRACE_MS: "500" });
+    const c = buildServerConfig(env);
+    expect([c.maxTasksPerKey, c.maxPipelines, c.memoryBudgetGB, c.resumeGraceMs]).toEqual([3, 4, 6.5, 500]);
+    const { configFromArgs } = await import("../cli/serve.js");
+    const f = configFromArgs(["--max-tasks-per-key", "5", "--max-pipelines", "1", "--memory-budget", "12"], {});
+    expect([f.maxTasksPerKey, f.maxPipelines, f.memoryBudgetGB]).toEqual([5, 1, 12]);
+    expect(() => buildServerConfig({ memoryBudgetGB: "-1" })).toThrow(/memoryBudgetGB/);
+  });
+
   it("names the bad setting", () => {
     expect(() => buildServerConfig({ port: 70000 })).toThrow(ConfigError);
     expect(() => buildServerConfig({ port: 70000 })).toThrow(/port/);

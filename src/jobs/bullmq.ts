@@ -117,7 +117,7 @@ export function startJobWorker(config: JobWorkerConfig): JobWorkerHandle {
   const queues = queueCache(config.connection);
   const workers = new Map<string, BullWorker<JobPayload>>();
   let isClosing = false;
-  let known: { names: string[]; at: number } = { names: [], at: 0 };
+  const known = new Set<string>();
 
   const workerFor = (name: string): BullWorker<JobPayload> => {
     let w = workers.get(name);
@@ -131,12 +131,13 @@ export function startJobWorker(config: JobWorkerConfig): JobWorkerHandle {
   };
 
   async function knownQueues(): Promise<string[]> {
-    if (Date.now() - known.at > 1000) {
-      const names = await config.connection.smembers(redisKeys.queues);
-      known = { names: [...new Set([...known.names, ...names])], at: Date.now() };
-      for (const n of known.names) workerFor(n); // every worker watches every queue for stalled jobs
+    const names = await config.connection.smembers(redisKeys.queues);
+    for (const n of names) {
+      if (known.has(n)) continue;
+      known.add(n);
+      workerFor(n); // every worker watches every queue for stalled jobs
     }
-    return known.names;
+    return [...known];
   }
 
   /** Submission time of the oldest waiting job of each non-empty queue. */

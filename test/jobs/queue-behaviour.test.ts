@@ -2,15 +2,23 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createBullmqQueue } from "../../src/jobs/bullmq-queue.js";
 import { createInProcessQueue } from "../../src/jobs/in-process-queue.js";
-import { QueueClosedError, QueueFullError, type Generator, type JobEvent, type Queue } from "../../src/jobs/types.js";
+import { OwnerLimitError, QueueClosedError, QueueFullError, type Generator, type JobEvent, type Queue } from "../../src/jobs/types.js";
 import { startWorker, type VellumWorker } from "../../src/jobs/worker.js";
 import { startRedis, type TestRedis } from "./helpers/redis-server.js";
-import { resolveTestModel, testRequest, tickingGenerator } from "./helpers/ticking-generator.js";
+import { resolveTestModel, TEST_MODEL, TEST_MODEL_B, testRequest, tickingGenerator } from "./helpers/ticking-generator.js";
+
+interface MakeOptions {
+  readonly maxPerOwner?: number;
+  /** The models the generator holds (model affinity). */
+  readonly heldModels?: () => readonly string[];
+  /** No passing over at all: in-process maxPassOvers 0, BullMQ maxPassMs 0. */
+  readonly isStrictFifo?: boolean;
+}
 
 interface Backend {
   readonly name: string;
   setup(): Promise<void>;
-  make(maxLength: number, generator?: Generator): Promise<Queue>;
+  make(maxLength: number, generator?: Generator, options?: MakeOptions): Promise<Queue>;
   teardown(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -19,7 +27,14 @@ function inProcess(): Backend {
   return {
     name: "in-process",
     setup: async () => {},
-    make: async (maxLength, generator = tickingGenerator()) => createInProcessQueue({ generator, maxLength }),
+    make: async (maxLength, generator = tickingGenerator(), o = {}) =>
+      createInProcessQueue({
+        generator,
+        maxLength,
+        ...(o.maxPerOwner !== undefined && { maxPerOwner: o.maxPerOwner }),
+        ...(o.heldModels !== undefined && { heldModels: o.heldModels }),
+        ...(o.isStrictFifo === true && { maxPassOvers: 0 }),
+      }),
     teardown: async () => {},
     stop: async () => {},
   };
@@ -33,11 +48,17 @@ function bullmq(): Backend {
     setup: async () => {
       redis = await startRedis();
     },
-    make: async (maxLength, generator = tickingGenerator()) => {
+    make: async (maxLength, generator = tickingGenerator(), o = {}) => {
       await redis!.flush();
-      const queue = createBullmqQueue({ redisUrl: redis!.url, maxLength, watchdogMs: 300 });
+      const queue = createBullmqQueue({ redisUrl: redis!.url, maxLength, watchdogMs: 300, ...(o.maxPerOwner !== undefined && { maxPerOwner: o.maxPerOwner }) });
       await queue.ready();
-      const worker = startWorker({ redisUrl: redis!.url, generator, resolveModel: resolveTestModel });
+      const worker = startWorker({
+        redisUrl: redis!.url,
+        generator,
+        resolveModel: resolveTestModel,
+        ...(o.heldModels !== undefined && { heldModels: o.heldModels }),
+        ...(o.isStrictFifo === true && { maxPassMs: 0 }),
+      });
       open.push({ queue, worker });
       return queue;
     },
@@ -159,5 +180,95 @@ describe.each([inProcess(), bullmq()])("queue behaviour: $name", (backend) => {
     expect(r.type === "failed" && r.error.code).toBe("serviceUnavailable");
     expect(w.type === "failed" && w.error.code).toBe("serviceUnavailable");
     expect(() => q.submit("late", testRequest("late"), () => {})).toThrow(QueueClosedError);
+  });
+
+  it("refuses a key's task beyond maxPerOwner running + queued tasks with rateLimitExceeded, other keys unaffected", async () => {
+    const q = await backend.make(10, tickingGenerator(), { maxPerOwner: 2 });
+    const first = collect();
+    q.submit("k1", testRequest("k1", { steps: 20 }), first.listener, { owner: "alice" });
+    q.submit("k2", testRequest("k2"), () => {}, { owner: "alice" });
+    let thrown: unknown;
+    try {
+      q.submit("k3", testRequest("k3"), () => {}, { owner: "alice" });
+    } catch (e) {
+      thrown = e;
+    }
+    expect(thrown).toBeInstanceOf(OwnerLimitError);
+    expect((thrown as OwnerLimitError).code).toBe("rateLimitExceeded");
+    expect((thrown as Error).message).toContain("at most 2");
+    const bob = collect();
+    q.submit("b1", testRequest("b1"), bob.listener, { owner: "bob" });
+    expect((await first.settled).type).toBe("done");
+    const again = collect();
+    q.submit("k4", testRequest("k4"), again.listener, { owner: "alice" });
+    expect((await again.settled).type).toBe("done");
+    expect((await bob.settled).type).toBe("done");
+  });
+
+  /** Runs a blocker (model A), then b1 (B), a1, a2 (A) submitted while it runs; the generator holds the last model. */
+  async function affinityOrder(options: MakeOptions): Promise<string[]> {
+    let held: string[] = [];
+    const order: string[] = [];
+    const ticking = tickingGenerator();
+    const gen: Generator = async function* (req, ctx) {
+      order.push(req.taskUUID);
+      held = [req.model.air];
+      yield* ticking(req, ctx);
+    };
+    const q = await backend.make(10, gen, { ...options, heldModels: () => held });
+    const blocker = collect();
+    q.submit("blocker", testRequest("blocker", { steps: 60, numberResults: 1 }), blocker.listener);
+    await new Promise<void>((resolve) => {
+      const waitStart = setInterval(() => order.length > 0 && (clearInterval(waitStart), resolve()), 5);
+    });
+    const rest: Promise<JobEvent>[] = [];
+    for (const [id, model] of [["b1", TEST_MODEL_B], ["a1", TEST_MODEL], ["a2", TEST_MODEL]] as const) {
+      const c = collect();
+      q.submit(id, testRequest(id, { model, numberResults: 1 }), c.listener);
+      rest.push(c.settled);
+      await new Promise((r) => setTimeout(r, 15)); // distinct submission times (BullMQ compares them in ms)
+    }
+    await Promise.all([blocker.settled, ...rest]);
+    return order;
+  }
+
+  it("model affinity: a free worker takes waiting tasks of the model it holds first", async () => {
+    expect(await affinityOrder({})).toEqual(["blocker", "a1", "a2", "b1"]);
+  });
+
+  it("model affinity is bounded: with a zero bound the order stays first in, first out", async () => {
+    expect(await affinityOrder({ isStrictFifo: true })).toEqual(["blocker", "b1", "a1", "a2"]);
+  });
+});
+
+describe("per-key limit across BullMQ API nodes", () => {
+  let redis: TestRedis;
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(() => redis.stop());
+
+  it("counts a key's tasks on every node: the node over the limit answers rateLimitExceeded, then frees the slot", async () => {
+    const [n1, n2] = [0, 1].map(() => createBullmqQueue({ redisUrl: redis.url, maxLength: 10, watchdogMs: 300, maxPerOwner: 2 }));
+    await Promise.all([n1!.ready(), n2!.ready()]);
+    const worker = startWorker({ redisUrl: redis.url, generator: tickingGenerator(), resolveModel: resolveTestModel });
+    try {
+      const [a, b, c] = [collect(), collect(), collect()];
+      n1!.submit("a", testRequest("a", { steps: 30 }), a.listener, { owner: "alice" });
+      n1!.submit("b", testRequest("b", { steps: 30 }), b.listener, { owner: "alice" });
+      await new Promise((r) => setTimeout(r, 100)); // both claimed their slots in Redis
+      n2!.submit("c", testRequest("c"), c.listener, { owner: "alice" }); // this node has none of alice's tasks
+      const refused = await c.settled;
+      expect(refused.type === "failed" && refused.error.code).toBe("rateLimitExceeded");
+      expect(c.events.some((e) => e.type === "started")).toBe(false);
+      expect((await a.settled).type).toBe("done");
+      const d = collect();
+      n2!.submit("d", testRequest("d"), d.listener, { owner: "alice" });
+      expect((await d.settled).type).toBe("done");
+      expect((await b.settled).type).toBe("done");
+    } finally {
+      await Promise.all([n1!.close(0), n2!.close(0)]);
+      await worker.close(true);
+    }
   });
 });

@@ -5,7 +5,10 @@ import type { GenerateRequest, Generator } from "../../../src/jobs/types.js";
 
 export const TEST_MODEL: CatalogEntry = { air: "test:ticking@1", name: "ticking", version: "1", category: "checkpoint", architecture: "sd1x", path: "/nonexistent", defaults: {} };
 
-export const resolveTestModel = (air: string): CatalogEntry | undefined => (air === TEST_MODEL.air ? TEST_MODEL : undefined);
+/** A second model, for model-affinity tests. */
+export const TEST_MODEL_B: CatalogEntry = { ...TEST_MODEL, air: "test:ticking-b@1", name: "ticking b" };
+
+export const resolveTestModel = (air: string): CatalogEntry | undefined => [TEST_MODEL, TEST_MODEL_B].find((m) => m.air === air);
 
 export function tickingGenerator(stepMs = 2): Generator {
   return async function* (req, ctx) {
