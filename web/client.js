@@ -189,3 +189,23 @@ export function inferImages(client, task, expected, { onProgress, onImage }) {
     );
   });
 }
+
+/** imageUpload (data URI, base64 or URL) → the stored image's `imageUUID`, usable as seedImage / maskImage. */
+export function uploadImage(client, image) {
+  return new Promise((resolve, reject) => {
+    const run = client.run(
+      { taskType: "imageUpload", image },
+      {
+        onItem(item) {
+          if (typeof item.imageUUID !== "string") return;
+          run.done();
+          resolve(item.imageUUID);
+        },
+        onError(err) {
+          run.done();
+          reject(err);
+        },
+      },
+    );
+  });
+}

@@ -1,6 +1,8 @@
-// The playground page: connect with an API key, pick a model and settings, generate or compare clipSkip values.
+// The playground page: connect with an API key, pick a model and settings, generate or compare clipSkip values,
+// optionally from a seed image (img2img) with a painted mask (inpainting).
 // Talks only to the public WebSocket API (see client.js); no build step, no dependencies.
-import { connect, defaultServerUrl, inferImages, searchModels } from "./client.js";
+import { connect, defaultServerUrl, inferImages, searchModels, uploadImage } from "./client.js";
+import { createImageInput, requestSide } from "./image-input.js";
 import { createRun, renderError } from "./results.js";
 
 const KEY_STORAGE = "vellum.apiKey";
@@ -35,6 +37,32 @@ const ui = {
   errors: $("errors"),
   results: $("results"),
 };
+
+const imageInput = createImageInput(
+  {
+    file: $("seed-image"),
+    options: $("image-options"),
+    strength: $("strength"),
+    uploadOnce: $("upload-once"),
+    useMask: $("use-mask"),
+    maskTools: $("mask-tools"),
+    brush: $("brush-size"),
+    brushValue: $("brush-size-value"),
+    maskClear: $("mask-clear"),
+    maskFill: $("mask-fill"),
+    previewImg: $("seed-preview-img"),
+    canvas: $("mask-canvas"),
+    remove: $("seed-remove"),
+  },
+  {
+    // The request size follows the image (the API wants multiples of 64; the server resizes the image to it).
+    onImage: ({ width, height }) => {
+      ui.width.value = requestSide(width);
+      ui.height.value = requestSide(height);
+    },
+    onError: (err) => renderError(ui.errors, err),
+  },
+);
 
 let client;
 let checkpoints = [];
@@ -77,6 +105,7 @@ async function onConnect(event) {
   storage.set(apiKey);
   client?.close();
   client = undefined;
+  imageInput.forgetUploads();
   ui.fields.disabled = true;
   clearErrors();
   const url = defaultServerUrl();
@@ -236,6 +265,13 @@ async function onGenerate(event) {
   }
   clearErrors();
   const task = buildTask();
+  try {
+    Object.assign(task, await imageInput.taskFields((image) => uploadImage(client, image)));
+  } catch (err) {
+    showError(err);
+    setStatus(`Failed: ${err.code ?? "error"}.`);
+    return;
+  }
   const isCompare = isCompareMode();
   let slots;
   if (isCompare) {
@@ -256,10 +292,12 @@ async function onGenerate(event) {
     task.numberResults = num(ui.count) ?? 1;
     slots = Array.from({ length: Math.max(1, Math.min(task.numberResults, 20)) }, () => ({ clipSkip: cs }));
   }
-  const run = createRun(ui.results, slots, { isCompare, seed: task.seed });
+  const note = task.seedImage === undefined ? undefined : `${task.maskImage !== undefined ? "inpainting" : "img2img"}, strength ${task.strength ?? "default"}`;
+  const run = createRun(ui.results, slots, { isCompare, seed: task.seed, note });
   ui.generate.disabled = true;
   const started = performance.now();
-  setStatus(isCompare ? `Comparing clipSkip ${task.clipSkip.join(", ")}…` : `Generating ${task.numberResults} image${task.numberResults === 1 ? "" : "s"}…`);
+  const kind = note === undefined ? "" : ` (${note})`;
+  setStatus(isCompare ? `Comparing clipSkip ${task.clipSkip.join(", ")}${kind}…` : `Generating ${task.numberResults} image${task.numberResults === 1 ? "" : "s"}${kind}…`);
   try {
     const n = await inferImages(client, task, slots.length, { onProgress: run.progress, onImage: run.image });
     setStatus(`Done: ${n} image${n === 1 ? "" : "s"} in ${((performance.now() - started) / 1000).toFixed(1)} s.`);

@@ -36,10 +36,11 @@ export function renderError(container, err) {
 }
 
 /**
- * A run of `slots` cards (each `{ clipSkip?: number }`; compare mode sets clipSkip per slot).
+ * A run of `slots` cards (each `{ clipSkip?: number }`; compare mode sets clipSkip per slot). `note` (e.g.
+ * "img2img, strength 0.6") is added to every card's caption.
  * Returns handlers that the inference callbacks drive.
  */
-export function createRun(container, slots, { isCompare, seed }) {
+export function createRun(container, slots, { isCompare, seed, note }) {
   const grid = el("div", { class: isCompare ? "cards compare" : "cards", role: "list" });
   const cards = slots.map((slot, i) => {
     const label = isCompare ? `clipSkip ${slot.clipSkip}` : `Image ${i + 1}`;
@@ -91,6 +92,7 @@ export function createRun(container, slots, { isCompare, seed }) {
       const parts = [];
       if (!isCompare && cs !== undefined) parts.push(`clipSkip ${cs}`);
       if (itemSeed !== undefined) parts.push(`seed ${itemSeed}`);
+      if (note) parts.push(note);
       card.meta.textContent = parts.join(" · ");
       const src = imageSrc(item);
       const img = el("img", { src, alt: `Generated image, ${card.label}${itemSeed !== undefined ? `, seed ${itemSeed}` : ""}` });
