@@ -5,6 +5,7 @@ import {
   alphaSigma,
   boolOr,
   combine,
+  dpmSolverFirstOrder,
   dpmSolverTypeOf,
   finalSigmasTypeOf,
   lambdaSchedule,
@@ -86,13 +87,10 @@ class DPMSolverMultistep extends LambdaSampler {
   }
 
   private firstOrder(x0: Float32Tensor, i: number, sample: Float32Tensor, z: Float32Tensor | undefined): Float32Tensor {
+    if (z === undefined) return dpmSolverFirstOrder(x0, sample, this.sigma(i), this.sigma(i + 1));
     const t = alphaSigma(this.sigma(i + 1));
     const s = alphaSigma(this.sigma(i));
     const h = t.lambda - s.lambda;
-    if (z === undefined) {
-      // x_t = (σ_t/σ_s)·x − α_t(e^{−h} − 1)·x0
-      return combine([[t.sigma / s.sigma, sample], [-t.alpha * (Math.exp(-h) - 1), x0]]);
-    }
     // x_t = (σ_t/σ_s)e^{−h}·x + α_t(1 − e^{−2h})·x0 + σ_t·sqrt(1 − e^{−2h})·z
     return combine([
       [(t.sigma / s.sigma) * Math.exp(-h), sample],

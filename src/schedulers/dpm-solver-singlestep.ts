@@ -5,6 +5,7 @@ import {
   alphaSigma,
   boolOr,
   combine,
+  dpmSolverFirstOrder,
   dpmSolverTypeOf,
   finalSigmasTypeOf,
   lambdaSchedule,
@@ -83,17 +84,10 @@ class DPMSolverSinglestep extends LambdaSampler {
     if (anchor === undefined) throw new Error(`${CLASS}: no anchor sample at step ${i}`);
 
     let prevSample: Float32Tensor;
-    if (order === 1) prevSample = this.firstOrder(x0, i, anchor);
+    if (order === 1) prevSample = dpmSolverFirstOrder(x0, anchor, this.sigma(i), this.sigma(i + 1));
     else if (order === 2) prevSample = this.secondOrder(i, anchor);
     else prevSample = this.thirdOrder(i, anchor);
     return { prevSample, predOriginalSample: x0 };
-  }
-
-  private firstOrder(x0: Float32Tensor, i: number, sample: Float32Tensor): Float32Tensor {
-    const t = alphaSigma(this.sigma(i + 1));
-    const s = alphaSigma(this.sigma(i));
-    const h = t.lambda - s.lambda;
-    return combine([[t.sigma / s.sigma, sample], [-t.alpha * (Math.exp(-h) - 1), x0]]);
   }
 
   /** From the anchor at sigma[i−1] straight to sigma[i+1], with the model outputs at i−1 and i. */

@@ -59,6 +59,14 @@ export function toX0(prediction: PredictionType, modelOutput: Float32Tensor, sam
   }
 }
 
+/** DPM-Solver++ first-order update from noise level `from` to `to`: x_t = (σ_t/σ_s)·x − α_t(e^{−h} − 1)·x0. */
+export function dpmSolverFirstOrder(x0: Float32Tensor, sample: Float32Tensor, from: number, to: number): Float32Tensor {
+  const t = alphaSigma(to);
+  const s = alphaSigma(from);
+  const h = t.lambda - s.lambda;
+  return combine([[t.sigma / s.sigma, sample], [-t.alpha * (Math.exp(-h) - 1), x0]]);
+}
+
 /** diffusers `add_noise` of the DPM family: alpha_t·x + sigma_t·noise, with the VP alpha/sigma of `sigma`. */
 export function addNoiseVP(original: Float32Tensor, noise: Float32Tensor, sigma: number): Float32Tensor {
   const { alpha, sigma: s } = alphaSigma(sigma);
