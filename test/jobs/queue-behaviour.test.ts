@@ -241,7 +241,7 @@ describe.each([inProcess(), bullmq()])("queue behaviour: $name", (backend) => {
   });
 });
 
-describe("per-key limit across BullMQ API nodes", () => {
+describe("BullMQ specifics", () => {
   let redis: TestRedis;
   beforeAll(async () => {
     redis = await startRedis();
@@ -268,6 +268,32 @@ describe("per-key limit across BullMQ API nodes", () => {
       expect((await b.settled).type).toBe("done");
     } finally {
       await Promise.all([n1!.close(0), n2!.close(0)]);
+      await worker.close(true);
+    }
+  });
+
+  it("renews the lock of a job fetched by the worker itself: a job 3× longer than the lock runs once", async () => {
+    await redis.flush();
+    const q = createBullmqQueue({ redisUrl: redis.url, maxLength: 10, watchdogMs: 300 });
+    await q.ready();
+    const starts: string[] = [];
+    const worker = startWorker({
+      redisUrl: redis.url,
+      generator: tickingGenerator(5),
+      resolveModel: resolveTestModel,
+      devices: 2, // a free device would take the job again if its lock lapsed
+      lockDurationMs: 500,
+      stalledIntervalMs: 250,
+      log: (message) => message === "job started" && starts.push(message),
+    });
+    try {
+      const c = collect();
+      q.submit("long", testRequest("long", { steps: 300, numberResults: 1 }), c.listener); // ≥ 1.5 s
+      expect((await c.settled).type).toBe("done");
+      await new Promise((r) => setTimeout(r, 800)); // a stalled-and-retried job would start again by now
+      expect(starts).toHaveLength(1);
+    } finally {
+      await q.close(0);
       await worker.close(true);
     }
   });
