@@ -1,6 +1,7 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { float32, tensor } from "../tensor/tensor.js";
 import { encodeSafetensors, parseHeader, readSafetensors, SafetensorsError, SafetensorsFile, writeSafetensors } from "./safetensors.js";
@@ -56,5 +57,49 @@ describe("safetensors", () => {
     const path = join(dir, "bad.safetensors");
     writeFileSync(path, bytes);
     expect(() => SafetensorsFile.open(path)).toThrow(SafetensorsError);
+  });
+});
+
+describe("safetensors fuzzing", () => {
+  // Random headers, random header lengths and truncations of a valid file: the parser either accepts the file or
+  // throws a SafetensorsError with a message; it never throws anything else and never hangs.
+  const valid = encodeSafetensors({ a: float32([2, 3], [1, 2, 3, 4, 5, 6]), b: tensor("float16", [4], Uint16Array.from([1, 2, 3, 4])) });
+
+  function outcome(bytes: Uint8Array): "ok" | "error" {
+    try {
+      const h = parseHeader(bytes, bytes.length);
+      for (const info of h.tensors.values()) expect(info.offset + info.byteLength).toBeLessThanOrEqual(bytes.length);
+      return "ok";
+    } catch (e) {
+      expect(e).toBeInstanceOf(SafetensorsError);
+      expect((e as Error).message.length).toBeGreaterThan(10);
+      return "error";
+    }
+  }
+
+  it("truncating a valid file anywhere gives a clear error", () => {
+    fc.assert(fc.property(fc.integer({ min: 0, max: valid.length - 1 }), (n) => outcome(valid.subarray(0, n)) === "error"));
+  });
+
+  it("random bytes and random JSON headers never crash the parser", () => {
+    const jsonHeader = fc.dictionary(
+      fc.string({ maxLength: 8 }),
+      fc.record({
+        dtype: fc.constantFrom("F32", "F16", "BF16", "I64", "U8", "F8_E4M3", "??", 3),
+        shape: fc.array(fc.integer({ min: -2, max: 6 }), { maxLength: 3 }),
+        data_offsets: fc.array(fc.integer({ min: -4, max: 80 }), { minLength: 0, maxLength: 3 }),
+      }, { requiredKeys: [] }),
+    );
+    fc.assert(
+      fc.property(jsonHeader, fc.integer({ min: 0, max: 96 }), (header, dataBytes) => {
+        const json = Buffer.from(JSON.stringify(header));
+        const bytes = Buffer.alloc(8 + json.length + dataBytes);
+        bytes.writeBigUInt64LE(BigInt(json.length), 0);
+        json.copy(bytes, 8);
+        outcome(bytes);
+      }),
+      { numRuns: 3000 },
+    );
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => { outcome(bytes); }), { numRuns: 3000 });
   });
 });
