@@ -23,7 +23,10 @@ export interface SessionOptions {
    * of optimising again. Default (createSession): on when the model's weight files total ≥ 256 MiB. CPU provider only.
    */
   cacheOptimized?: boolean;
-  /** ONNX Runtime's CPU memory arena (keeps freed activation blocks for reuse); default true. */
+  /**
+   * ONNX Runtime's CPU memory arena (keeps freed activation blocks for reuse); default false: with it, every session
+   * keeps its peak activations reserved after a run (whole SD1.5 pipeline 6.6 GiB peak vs 4.7 GiB without, same CPU time).
+   */
   memArena?: boolean;
   /** Write ONNX Runtime's per-node profile (JSON) to files starting with this prefix; see Session.endProfiling. */
   profilePrefix?: string;
@@ -39,14 +42,14 @@ export function resolveOptions(opts: SessionOptions): ResolvedOptions {
     optimizationLevel: opts.optimizationLevel ?? "all",
     prepacking: opts.prepacking ?? true,
     cacheOptimized: opts.cacheOptimized ?? false,
-    memArena: opts.memArena ?? true,
+    memArena: opts.memArena ?? false,
     ...(opts.profilePrefix !== undefined && { profilePrefix: opts.profilePrefix }),
   };
 }
 
 /** Cache key part: sessions differing in any option are different native sessions. */
 export function optionsKey(o: ResolvedOptions): string {
-  return [o.device, o.threads, o.interOpThreads, o.optimizationLevel, o.prepacking ? "pp" : "nopp", o.cacheOptimized ? "opt" : "", o.memArena ? "" : "noarena", o.profilePrefix ?? ""].join("/");
+  return [o.device, o.threads, o.interOpThreads, o.optimizationLevel, o.prepacking ? "pp" : "nopp", o.cacheOptimized ? "opt" : "", o.memArena ? "arena" : "", o.profilePrefix ?? ""].join("/");
 }
 
 /**

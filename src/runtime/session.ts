@@ -60,7 +60,13 @@ export function openSessionCount(): number {
 
 /** Opens the native session: from the saved optimised model when there is one, else from the built model. */
 async function openNative(modelPath: string, o: ResolvedOptions): Promise<ort.InferenceSession> {
-  if (!o.cacheOptimized || o.device !== "cpu") return ort.InferenceSession.create(modelPath, toOrtOptions(o));
+  if (o.device !== "cpu") {
+    return ort.InferenceSession.create(modelPath, toOrtOptions(o)).catch((e: unknown) => {
+      const why = e instanceof Error ? e.message : String(e);
+      throw new Error(`runtime: could not open a ${o.device} session (is there a ${o.device === "webgpu" ? "WebGPU adapter: GPU and Vulkan/Metal/D3D12 driver" : "CUDA 12 GPU and driver"} on this machine?): ${why}`);
+    });
+  }
+  if (!o.cacheOptimized) return ort.InferenceSession.create(modelPath, toOrtOptions(o));
   const names = optimizedNames(o);
   const optimized = join(dirname(modelPath), names.model);
   if (existsSync(optimized)) return ort.InferenceSession.create(optimized, toOrtOptions(o, { isOptimized: true }));
