@@ -36,6 +36,8 @@ interface Job extends Waiting {
   readonly controller: AbortController;
   /** Set once `done`/`failed` went out; later events are dropped. */
   isSettled: boolean;
+  /** Images delivered so far; once all numberResults are out, the job no longer counts against its owner's limit. */
+  imagesSent: number;
 }
 
 export function createInProcessQueue(config: InProcessQueueConfig): Queue {
@@ -47,6 +49,7 @@ export function createInProcessQueue(config: InProcessQueueConfig): Queue {
   const emit = (job: Job, event: Parameters<JobListener>[0]): void => {
     if (job.isSettled) return;
     if (event.type === "done" || event.type === "failed") job.isSettled = true;
+    if (event.type === "image") job.imagesSent++;
     try {
       job.listener(event);
     } catch {
@@ -95,10 +98,10 @@ export function createInProcessQueue(config: InProcessQueueConfig): Queue {
       const owner = options?.owner;
       const limit = config.maxPerOwner ?? 0;
       if (owner !== undefined && limit > 0) {
-        const mine = waiting.filter((j) => j.owner === owner).length + [...running.values()].filter((r) => r.job.owner === owner && !r.job.isSettled).length;
+        const mine = waiting.filter((j) => j.owner === owner).length + [...running.values()].filter((r) => r.job.owner === owner && !r.job.isSettled && r.job.imagesSent < r.job.request.numberResults).length;
         if (mine >= limit) throw new OwnerLimitError(limit);
       }
-      waiting.push({ id, request, listener, owner, model: request.model.air, passedOver: 0, controller: new AbortController(), isSettled: false });
+      waiting.push({ id, request, listener, owner, model: request.model.air, passedOver: 0, controller: new AbortController(), isSettled: false, imagesSent: 0 });
       queueMicrotask(pump);
     },
     cancel(id) {
