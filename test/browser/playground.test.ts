@@ -10,6 +10,7 @@ import { chromium, type Browser, type Page } from "playwright-core";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startMockBackend, type MockBackend } from "./mock-backend.js";
+import { CHROMIUM_PATH, hasChromium } from "../helpers/system-tools.js";
 
 // Browser-side globals used inside page.evaluate callbacks (the tsconfig has no DOM lib).
 interface PageControl {
@@ -26,11 +27,9 @@ declare const document: {
 };
 declare function getComputedStyle(element: unknown): { readonly outlineStyle: string };
 
-const CHROMIUM = "/usr/bin/chromium";
+const CHROMIUM = CHROMIUM_PATH;
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const artifacts = resolve(root, "test-artifacts");
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium) console.warn(`[browser] skipped: ${CHROMIUM} is missing (apt-get install -y chromium)`);
 
 const isRealBackend = process.env.VELLUM_BROWSER_BACKEND !== "mock";
 /** Few steps: the tiny model at 128×128 (the API's minimum size) answers in well under a second per image. */

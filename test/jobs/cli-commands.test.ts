@@ -11,6 +11,7 @@ import { connectRaw, errs, items } from "../contract/helpers/raw-ws.js";
 import { tinySd1Dir } from "./helpers/cluster-catalog.js";
 import { fixturePath, startProc, type Proc } from "./helpers/processes.js";
 import { startRedis, type TestRedis } from "./helpers/redis-server.js";
+import { hasRedisServer } from "../helpers/system-tools.js";
 
 const KEY = "cli-test-key-0123456789";
 let redis: TestRedis;
@@ -18,6 +19,7 @@ const procs: Proc[] = [];
 let models: string;
 
 beforeAll(async () => {
+  if (!hasRedisServer) return;
   redis = await startRedis();
   const root = mkdtempSync(join(tmpdir(), "vellum-cli-"));
   models = join(root, "models");
@@ -29,7 +31,7 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-describe("vellum serve --redis / vellum worker", () => {
+describe.skipIf(!hasRedisServer)("vellum serve --redis / vellum worker", () => {
   it("refuses to start a worker without --redis", async () => {
     expect(await worker(["--models", "/nonexistent"])).toBe(2);
   });

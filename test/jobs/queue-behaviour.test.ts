@@ -6,6 +6,7 @@ import { OwnerLimitError, QueueClosedError, QueueFullError, type Generator, type
 import { startWorker, type VellumWorker } from "../../src/jobs/worker.js";
 import { startRedis, type TestRedis } from "./helpers/redis-server.js";
 import { resolveTestModel, TEST_MODEL, TEST_MODEL_B, testRequest, tickingGenerator } from "./helpers/ticking-generator.js";
+import { hasRedisServer } from "../helpers/system-tools.js";
 
 interface MakeOptions {
   readonly maxPerOwner?: number;
@@ -88,7 +89,7 @@ function collect(): { events: JobEvent[]; settled: Promise<JobEvent>; listener: 
   };
 }
 
-describe.each([inProcess(), bullmq()])("queue behaviour: $name", (backend) => {
+describe.each(hasRedisServer ? [inProcess(), bullmq()] : [inProcess()])("queue behaviour: $name", (backend) => {
   beforeAll(() => backend.setup());
   afterEach(() => backend.teardown());
   afterAll(() => backend.stop());
@@ -241,7 +242,7 @@ describe.each([inProcess(), bullmq()])("queue behaviour: $name", (backend) => {
   });
 });
 
-describe("BullMQ specifics", () => {
+describe.skipIf(!hasRedisServer)("BullMQ specifics", () => {
   let redis: TestRedis;
   beforeAll(async () => {
     redis = await startRedis();

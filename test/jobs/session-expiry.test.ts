@@ -16,6 +16,7 @@ import { connectRaw, errs, items, type RawClient } from "../contract/helpers/raw
 import { API_KEY, clusterCatalog } from "./helpers/cluster-catalog.js";
 import { startRedis, type TestRedis } from "./helpers/redis-server.js";
 import { resolveTestModel, TEST_MODEL, tickingGenerator } from "./helpers/ticking-generator.js";
+import { hasRedisServer } from "../helpers/system-tools.js";
 
 const GRACE_MS = 300;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -84,7 +85,7 @@ const bullmq: Backend = {
   },
 };
 
-describe.each([inProcess, bullmq])("WebSocket sessions and per-key limit: $name", (backend) => {
+describe.each(hasRedisServer ? [inProcess, bullmq] : [inProcess])("WebSocket sessions and per-key limit: $name", (backend) => {
   let server: VellumServer;
   let backendParts: { close(): Promise<void> };
   const gen = observed();
