@@ -16,6 +16,7 @@ import { renderSeededImage } from "../pipeline/render-seeded.js";
 import { renderSweep } from "../pipeline/sweep.js";
 import type { ClipSkipRule } from "../conditioning/index.js";
 import type { DenoiseProgress } from "../pipeline/denoise.js";
+import { DEVICES, type Device } from "../runtime/index.js";
 import type { Float32Tensor } from "../tensor/tensor.js";
 
 const USAGE = `usage: vellum generate --model PATH --prompt P --out image.png [options]
@@ -44,7 +45,8 @@ const USAGE = `usage: vellum generate --model PATH --prompt P --out image.png [o
   --out FILE                 .png, .jpg or .webp (a sweep writes FILE-cs<N>.<ext> per value)
   --grid FILE                sweep: also write a labelled grid
   --out-tensor FILE          write the float image [1,H,W,3] in 0..1 as "image" (diffusers output_type "np")
-  --threads N                ONNX Runtime threads (default: all cores)`;
+  --threads N                ONNX Runtime threads (default: all cores)
+  --device cpu|cuda|webgpu   ONNX Runtime execution provider (default cpu; docs/performance.md)`;
 
 function pair(value: string | undefined, flag: string): [number, number] | undefined {
   if (value === undefined) return undefined;
@@ -138,6 +140,7 @@ export async function generate(args: string[]): Promise<number> {
         grid: { type: "string" },
         "out-tensor": { type: "string" },
         threads: { type: "string" },
+        device: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       allowPositionals: false,
@@ -195,7 +198,9 @@ export async function generate(args: string[]): Promise<number> {
       }
     }
     const threads = int(values.threads, "--threads");
-    pipeline = await openPipeline(model, threads !== undefined ? { threads } : {});
+    const device = values.device ?? "cpu";
+    if (!(DEVICES as readonly string[]).includes(device)) throw new UsageError(`--device must be one of ${DEVICES.join(", ")}, got ${device}`);
+    pipeline = await openPipeline(model, { ...(threads !== undefined && { threads }), device: device as Device });
     const native = (pipeline.unetConfig.sampleSize ?? 64) * pipeline.vaeScaleFactor;
     const latentsFile = values.latents !== undefined ? readSafetensors(values.latents).get("latents") : undefined;
     if (values.latents !== undefined && latentsFile === undefined) throw new UsageError(`${values.latents} has no "latents" tensor`);

@@ -4,7 +4,7 @@
 import type { Family, PipelineModel } from "../checkpoint/model.js";
 import { buildClipTextGraph, CLIP_OUTPUTS, parseClipTextConfig, type ClipTextConfig } from "../models/clip-text.js";
 import { tokenizeLiteral, tokenizeWeighted, type PromptChunk } from "../prompt/index.js";
-import { createSession, type Session } from "../runtime/index.js";
+import { createSession, type Device, type Session } from "../runtime/index.js";
 import { float32, tensor, type Float32Tensor, type Tensor } from "../tensor/tensor.js";
 import { ClipTokenizer } from "../tokenizer/index.js";
 import { chooseLayers, maxClipSkip, usesPenultimate, type EncoderName, type LayerChoice } from "./clip-skip.js";
@@ -43,6 +43,8 @@ export interface PromptEmbeddings {
 
 export interface ConditionerOptions {
   threads?: number;
+  /** ONNX Runtime execution provider (default cpu). */
+  device?: Device;
 }
 
 export interface Conditioner {
@@ -82,7 +84,10 @@ async function openSlot(model: PipelineModel, encoder: EncoderName, opts: Condit
   const tok = dir !== undefined ? ClipTokenizer.fromDir(dir) : ClipTokenizer.bundled();
   // Without a tokenizer folder: CLIP-L pads with EOS (49407), OpenCLIP (SD2, SDXL bigG) with 0.
   const padId = dir !== undefined ? tok.padId : encoder === "text_encoder_2" || model.family === "sd2" ? 0 : tok.eosId;
-  const session = await createSession(buildClipTextGraph(config, component.weights), opts.threads === undefined ? {} : { threads: opts.threads });
+  const session = await createSession(buildClipTextGraph(config, component.weights), {
+    ...(opts.threads !== undefined && { threads: opts.threads }),
+    ...(opts.device !== undefined && { device: opts.device }),
+  });
   return { encoder, config, session, tok, padId, hasProjection: component.weights.has("text_projection.weight") };
 }
 

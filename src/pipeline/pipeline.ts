@@ -4,12 +4,14 @@ import type { JsonConfig, PipelineModel } from "../checkpoint/model.js";
 import { createConditioner, type Conditioner } from "../conditioning/index.js";
 import { buildUNetGraph, unetConfigFromJson, type UNetConfig } from "../models/unet.js";
 import { buildVAEDecoderGraph, buildVAEEncoderGraph, vaeConfigFromJson, type VAEConfig } from "../models/vae.js";
-import { createSession, type Session } from "../runtime/index.js";
+import { createSession, type Device, type Session } from "../runtime/index.js";
 import type { SchedulerConfig } from "../schedulers/index.js";
 
 export interface PipelineOptions {
   /** intra-op threads for every session (default: all cores). */
   threads?: number;
+  /** ONNX Runtime execution provider for every session (default cpu; `cuda` needs the CUDA provider installed). */
+  device?: Device;
 }
 
 /** The SD 1.5 scheduler config, used when a model brings none. */
@@ -47,7 +49,7 @@ function need<T>(value: T | undefined, what: string, model: PipelineModel): T {
 export async function openPipeline(model: PipelineModel, opts: PipelineOptions = {}): Promise<Pipeline> {
   const unetPart = need(model.unet, "UNet", model);
   const vaePart = need(model.vae, "VAE", model);
-  const sessionOpts = opts.threads === undefined ? {} : { threads: opts.threads };
+  const sessionOpts = { ...(opts.threads !== undefined && { threads: opts.threads }), ...(opts.device !== undefined && { device: opts.device }) };
   const unetConfig = unetConfigFromJson(unetPart.config);
   const vaeConfig = vaeConfigFromJson(vaePart.config);
   const conditioner = await createConditioner(model, sessionOpts);
