@@ -4,7 +4,7 @@ export type Command = (args: string[]) => Promise<number>;
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
   tokenize: { summary: "print CLIP token ids of a prompt", load: async () => (await import("./tokenize.js")).tokenize },
   encode: { summary: "prompt → text embeddings (clipSkip) as safetensors", load: async () => (await import("./encode.js")).encode },
-  generate: { summary: "text-to-image from a model on disk (also clipSkip sweeps)", load: async () => (await import("./generate.js")).generate },
+  generate: { summary: "an image from a model on disk: text-to-image, img2img, inpainting, clipSkip sweeps", load: async () => (await import("./generate.js")).generate },
   inspect: { summary: "what a checkpoint / LoRA / folder is: architecture, configs, dtype, prediction type", load: async () => (await import("./inspect.js")).inspect },
   models: { summary: "list the model catalog (--models DIR)", load: async () => (await import("./models.js")).models },
   serve: { summary: "run the Runware-compatible HTTP + WebSocket server", load: async () => (await import("./serve.js")).serve },
