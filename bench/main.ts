@@ -19,9 +19,10 @@ import { cpuMsSince, formatStage, gib, procStatusBytes, resetPeakRss, summarize,
 
 const USAGE = `usage: npm run bench -- --model FILE [--size 512] [--steps N] [--runs 3] [--load-runs R] [--threads T] [--inter-op T]
   [--device cpu|webgpu|cuda] [--attention mha|unfused] [--opt-level disabled|basic|extended|all] [--prepack on|off] [--arena on|off]
-  [--cache-optimized | --no-cache-optimized] [--cache-dir DIR | --fresh-cache] [--stages load,text,unet,vae] [--profile PREFIX] [--list-backends]
+  [--f32-weights on|off] [--cache-optimized | --no-cache-optimized] [--cache-dir DIR | --fresh-cache] [--stages load,text,unet,vae] [--profile PREFIX] [--list-backends]
   --profile: profile the UNet session and print its kernel time per operator type
-  --cache-optimized: save/load ONNX Runtime's optimised model (default: on for weight files ≥ 256 MiB)`;
+  --cache-optimized: save/load ONNX Runtime's optimised model (default: on for weight files ≥ 256 MiB)
+  --f32-weights: CPU: widen 16-bit checkpoint weights once into a float32 file in the cache (default on) or Cast in-graph (off)`;
 
 const { values } = parseArgs({
   options: {
@@ -37,6 +38,7 @@ const { values } = parseArgs({
     "opt-level": { type: "string" },
     prepack: { type: "string" },
     arena: { type: "string" },
+    "f32-weights": { type: "string" },
     "cache-optimized": { type: "boolean", default: false },
     "no-cache-optimized": { type: "boolean", default: false },
     "cache-dir": { type: "string" },
@@ -74,6 +76,7 @@ const opts: SessionOptions = {
   ...(values["opt-level"] !== undefined && { optimizationLevel: values["opt-level"] as OptimizationLevel }),
   ...(values.prepack !== undefined && { prepacking: values.prepack !== "off" }),
   ...(values.arena !== undefined && { memArena: values.arena !== "off" }),
+  ...(values["f32-weights"] !== undefined && { float32Weights: values["f32-weights"] !== "off" }),
 };
 const resolved = { ...resolveOptions(opts), cacheOptimized: opts.cacheOptimized ?? "auto" };
 const loadBefore = loadavg()[0]!;

@@ -1,11 +1,13 @@
 // The ONNX graph builder core: named values, nodes, constants, weights and serialisation.
 // Weights that live in a file become external-data initializers pointing into that file (never read into JS);
 // weights in memory become raw_data initializers. float16 / bfloat16 weights keep their dtype and are Cast
-// to float32 inside the graph, so every `weight()` value is float32.
+// to float32 inside the graph, so every `weight()` value is float32. When file-backed 16-bit weights exist,
+// `BuiltGraph.widened()` gives the same graph reading them as float32 from sidecar files instead (widen.ts).
 import { basename } from "node:path";
 import type { WeightRef } from "../checkpoint/weights.js";
 import { toBytes, type DType, type Tensor } from "../tensor/tensor.js";
 import { encodeModel, type AttrValue, type Dim, type NodeData, type TensorProtoData, type ValueInfo } from "./onnx-proto.js";
+import { widenGraph, type Float32Sidecar, type HalfWeight } from "./widen.js";
 
 export interface Value {
   readonly name: string;
@@ -30,6 +32,13 @@ export interface BuiltGraph {
   readonly externalFiles: readonly ExternalFile[];
   readonly inputs: readonly ValueInfo[];
   readonly outputs: readonly ValueInfo[];
+  /** float32 files the runtime writes from checkpoints before loading (only in a `widened()` graph). */
+  readonly sidecars?: readonly Float32Sidecar[];
+  /**
+   * The same graph with every file-backed float16/bfloat16 weight declared as float32 external data in a sidecar
+   * (no Cast nodes); absent when the graph has no such weight.
+   */
+  readonly widened?: () => BuiltGraph;
 }
 
 export interface OpOptions {
@@ -51,6 +60,7 @@ export class GraphCore {
   private readonly files = new Map<string, ExternalFile>();
   private readonly weightCache = new Map<string | Tensor, Value>();
   private readonly constCache = new Map<string, Value>();
+  private readonly halves: HalfWeight[] = [];
   private usesMsDomain = false;
 
   constructor(readonly name = "vellum") {}
@@ -120,15 +130,22 @@ export class GraphCore {
     const hit = this.weightCache.get(key);
     if (hit) return hit;
     const name = this.unique(ref.name);
+    let init: TensorProtoData;
     if (ref.bytes.kind === "file") {
       const file = this.fileFor(ref.bytes.path);
       const external = { location: file.location, offset: ref.bytes.offset, length: ref.bytes.byteLength };
-      this.initializers.push({ name, dtype: ref.dtype, dims: ref.shape, external });
+      init = { name, dtype: ref.dtype, dims: ref.shape, external };
     } else {
-      this.initializers.push({ name, dtype: ref.dtype, dims: ref.shape, raw: toBytes(ref.bytes.tensor).slice() });
+      init = { name, dtype: ref.dtype, dims: ref.shape, raw: toBytes(ref.bytes.tensor).slice() };
     }
+    this.initializers.push(init);
     let v: Value = { name };
-    if (ref.dtype !== "float32") v = this.op("Cast", [v], { to: ONNX_FLOAT }, { name: `${ref.name}/cast` });
+    if (ref.dtype !== "float32") {
+      v = this.op("Cast", [v], { to: ONNX_FLOAT }, { name: `${ref.name}/cast` });
+      if (ref.bytes.kind === "file" && (ref.dtype === "float16" || ref.dtype === "bfloat16")) {
+        this.halves.push({ init, cast: this.nodes[this.nodes.length - 1]!, value: v.name, path: ref.bytes.path });
+      }
+    }
     this.weightCache.set(key, v);
     return v;
   }
@@ -152,7 +169,18 @@ export class GraphCore {
       producerName: "vellum",
       graph: { name: this.name, nodes: this.nodes, initializers: this.initializers, inputs: this.inputs, outputs: this.outputs },
     });
-    return { bytes, externalFiles: [...this.files.values()], inputs: [...this.inputs], outputs: [...this.outputs] };
+    const inputs = [...this.inputs];
+    const outputs = [...this.outputs];
+    const files = [...this.files.values()];
+    if (this.halves.length === 0) return { bytes, externalFiles: files, inputs, outputs };
+    const parts = { name: this.name, irVersion: IR_VERSION, opsets, nodes: [...this.nodes], initializers: [...this.initializers], inputs, outputs, files, halves: [...this.halves] };
+    return {
+      bytes,
+      externalFiles: files,
+      inputs,
+      outputs,
+      widened: () => ({ ...widenGraph(parts), inputs, outputs }),
+    };
   }
 }
 

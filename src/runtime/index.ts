@@ -2,4 +2,4 @@
 export { assertDevice, DEVICES, listSupportedBackends, type Backend, type Device } from "./backends.js";
 export { createSession, openSessionCount, type Session } from "./session.js";
 export { resolveOptions, type OptimizationLevel, type SessionOptions } from "./session-options.js";
-export { cacheRoot, materialize, modelHash } from "./model-cache.js";
+export { cacheRoot, materialize, modelDir, modelHash, removeSidecars, writeSidecars } from "./model-cache.js";

@@ -28,6 +28,12 @@ export interface SessionOptions {
    * keeps its peak activations reserved after a run (whole SD1.5 pipeline 6.6 GiB peak vs 4.7 GiB without, same CPU time).
    */
   memArena?: boolean;
+  /**
+   * CPU: convert float16/bfloat16 checkpoint weights once into a float32 file in the model's cache folder and load
+   * that (no in-graph Cast), so the first load never holds 16-bit and folded float32 copies together. Default true;
+   * other devices always keep the 16-bit weights + Cast.
+   */
+  float32Weights?: boolean;
   /** Write ONNX Runtime's per-node profile (JSON) to files starting with this prefix; see Session.endProfiling. */
   profilePrefix?: string;
 }
@@ -43,13 +49,14 @@ export function resolveOptions(opts: SessionOptions): ResolvedOptions {
     prepacking: opts.prepacking ?? true,
     cacheOptimized: opts.cacheOptimized ?? false,
     memArena: opts.memArena ?? false,
+    float32Weights: opts.float32Weights ?? true,
     ...(opts.profilePrefix !== undefined && { profilePrefix: opts.profilePrefix }),
   };
 }
 
 /** Cache key part: sessions differing in any option are different native sessions. */
 export function optionsKey(o: ResolvedOptions): string {
-  return [o.device, o.threads, o.interOpThreads, o.optimizationLevel, o.prepacking ? "pp" : "nopp", o.cacheOptimized ? "opt" : "", o.memArena ? "arena" : "", o.profilePrefix ?? ""].join("/");
+  return [o.device, o.threads, o.interOpThreads, o.optimizationLevel, o.prepacking ? "pp" : "nopp", o.cacheOptimized ? "opt" : "", o.memArena ? "arena" : "", o.float32Weights ? "f32w" : "", o.profilePrefix ?? ""].join("/");
 }
 
 /**

@@ -8,7 +8,7 @@ import ort from "onnxruntime-node";
 import type { BuiltGraph } from "../graph/index.js";
 import { tensor, type DType, type Tensor } from "../tensor/tensor.js";
 import { assertDevice } from "./backends.js";
-import { materialize, modelHash } from "./model-cache.js";
+import { materialize, modelDir, modelHash, removeSidecars, writeSidecars } from "./model-cache.js";
 import { optimizedNames, optionsKey, resolveOptions, toOrtOptions, type ResolvedOptions, type SessionOptions } from "./session-options.js";
 
 export type { SessionOptions } from "./session-options.js";
@@ -58,8 +58,19 @@ export function openSessionCount(): number {
   return cache.size;
 }
 
-/** Opens the native session: from the saved optimised model when there is one, else from the built model. */
-async function openNative(modelPath: string, o: ResolvedOptions): Promise<ort.InferenceSession> {
+/** The saved optimised model this session would load, when `cacheOptimized` applies and it exists. */
+function savedOptimized(hash: string, o: ResolvedOptions): string | undefined {
+  if (o.device !== "cpu" || !o.cacheOptimized) return undefined;
+  const path = join(modelDir(hash), optimizedNames(o).model);
+  return existsSync(path) ? path : undefined;
+}
+
+/**
+ * Opens the native session: from the saved optimised model when there is one, else from the built model. Once an
+ * optimised model is saved, the float32 sidecars it was built from are deleted (it holds its own weights file);
+ * another optimisation level or CPU writes them again.
+ */
+async function openNative(modelPath: string, o: ResolvedOptions, onSaved: () => void): Promise<ort.InferenceSession> {
   if (o.device !== "cpu") {
     return ort.InferenceSession.create(modelPath, toOrtOptions(o)).catch((e: unknown) => {
       const why = e instanceof Error ? e.message : String(e);
@@ -73,7 +84,10 @@ async function openNative(modelPath: string, o: ResolvedOptions): Promise<ort.In
   // save under a temporary name, publish by rename once ONNX Runtime has written both files
   const tmp = `${optimized}.${process.pid}.tmp`;
   const session = await ort.InferenceSession.create(modelPath, toOrtOptions(o, { saveOptimizedTo: tmp }));
-  if (existsSync(tmp)) renameSync(tmp, optimized);
+  if (existsSync(tmp)) {
+    renameSync(tmp, optimized);
+    onSaved();
+  }
   return session;
 }
 
@@ -99,11 +113,14 @@ function weightBytes(built: BuiltGraph): number {
 export async function createSession(built: BuiltGraph, opts: SessionOptions = {}): Promise<Session> {
   const o = resolveOptions({ ...opts, cacheOptimized: opts.cacheOptimized ?? weightBytes(built) >= CACHE_OPTIMIZED_MIN_BYTES });
   if (o.device !== "cpu") assertDevice(o.device);
-  const hash = modelHash(built);
+  const graph = o.device === "cpu" && o.float32Weights && built.widened !== undefined ? built.widened() : built;
+  const hash = modelHash(graph);
   const key = `${hash}/${optionsKey(o)}`;
   let entry = cache.get(key);
   if (entry === undefined) {
-    const session = openNative(materialize(built, hash), o);
+    const modelPath = materialize(graph, hash);
+    const sidecars = savedOptimized(hash, o) === undefined ? writeSidecars(graph, hash) : Promise.resolve();
+    const session = sidecars.then(() => openNative(modelPath, o, () => removeSidecars(graph, hash)));
     entry = { session, refs: 0 };
     cache.set(key, entry);
     session.catch(() => cache.delete(key));
