@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -6,7 +6,7 @@ import { SafetensorsFile, writeSafetensors } from "../checkpoint/safetensors.js"
 import { safetensorsWeights } from "../checkpoint/weights.js";
 import { GraphBuilder } from "../graph/index.js";
 import { bfloat16ToFloat, float32, halfToFloat, tensor, toFloat16 } from "../tensor/tensor.js";
-import { widen } from "./float32-sidecar.js";
+import { widen, writeSidecar } from "./float32-sidecar.js";
 import { materialize, modelHash, writeSidecars } from "./model-cache.js";
 import { createSession } from "./session.js";
 
@@ -103,6 +103,23 @@ describe("float32 sidecar", () => {
     expect(files().some((f) => f.startsWith("f32-"))).toBe(false);
   });
 
+  it("keys the widened model by the identity of the checkpoint its sidecar is written from", () => {
+    const path = join(dir, "only-half.safetensors");
+    writeSafetensors(path, { w: toFloat16(float32([2], [1, 2])) });
+    const build = () => {
+      const file = SafetensorsFile.open(path);
+      const g = new GraphBuilder();
+      g.output(g.mul(g.input("x", "float32", [2]), g.weight(safetensorsWeights(file).get("w"))), "y");
+      file.close();
+      return g.build().widened!();
+    };
+    const wide = build();
+    expect(wide.externalFiles).toHaveLength(0);
+    const before = modelHash(wide);
+    writeSafetensors(path, { w: toFloat16(float32([2], [3, 4])) });
+    expect(modelHash(build())).not.toBe(before);
+  });
+
   it("has no widened variant when every weight is float32", () => {
     const path = join(dir, "f32.safetensors");
     writeSafetensors(path, { w: float32([2], [1, 2]) });
@@ -112,5 +129,23 @@ describe("float32 sidecar", () => {
     file.close();
     expect(g.build().widened).toBeUndefined();
     expect(statSync(path).size).toBeGreaterThan(0);
+  });
+});
+
+describe("writeSidecar", () => {
+  it("shares one write between concurrent callers and rewrites a sidecar that went missing", async () => {
+    const { built } = fixture("concurrent");
+    const wide = built.widened!();
+    const car = wide.sidecars![0]!;
+    const target = join(dir, "concurrent.f32");
+    const a = writeSidecar(car, target);
+    const b = writeSidecar(car, target);
+    expect(b).toBe(a);
+    await Promise.all([a, b]);
+    expect(statSync(target).size).toBe(car.byteLength);
+    const before = readFileSync(target);
+    rmSync(target);
+    await writeSidecar(car, target);
+    expect(readFileSync(target)).toEqual(before);
   });
 });

@@ -37,8 +37,20 @@ export function sidecarPresent(car: Float32Sidecar, path: string): boolean {
  * Writes `car` to `path` from its checkpoint unless it is already there. Asynchronous file I/O (a full-size UNet is
  * ≈ 3.4 GB to write), so the event loop keeps serving while a new checkpoint loads.
  */
-export async function writeSidecar(car: Float32Sidecar, path: string): Promise<void> {
-  if (sidecarPresent(car, path)) return;
+export function writeSidecar(car: Float32Sidecar, path: string): Promise<void> {
+  if (sidecarPresent(car, path)) return Promise.resolve();
+  // sessions of one model opening together in this process share one write
+  let pending = writing.get(path);
+  if (pending === undefined) {
+    pending = write(car, path).finally(() => writing.delete(path));
+    writing.set(path, pending);
+  }
+  return pending;
+}
+
+const writing = new Map<string, Promise<void>>();
+
+async function write(car: Float32Sidecar, path: string): Promise<void> {
   const largest = car.tensors.reduce((m, t) => Math.max(m, t.byteLength), 0);
   const inBuf = new Uint8Array(largest + (largest % 2));
   const outBuf = new Float32Array(Math.ceil(largest / 2));
