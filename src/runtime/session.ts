@@ -83,7 +83,15 @@ async function openNative(modelPath: string, o: ResolvedOptions, onSaved: () => 
   if (existsSync(optimized)) return ort.InferenceSession.create(optimized, toOrtOptions(o, { isOptimized: true }));
   // save under a temporary name, publish by rename once ONNX Runtime has written both files
   const tmp = `${optimized}.${process.pid}.tmp`;
-  const session = await ort.InferenceSession.create(modelPath, toOrtOptions(o, { saveOptimizedTo: tmp }));
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(modelPath, toOrtOptions(o, { saveOptimizedTo: tmp }));
+  } catch (e) {
+    // Another process sharing the cache may have saved the optimised model meanwhile and deleted the float32 sidecars
+    // this load was reading: its optimised model holds the same weights.
+    if (existsSync(optimized)) return ort.InferenceSession.create(optimized, toOrtOptions(o, { isOptimized: true }));
+    throw e;
+  }
   if (existsSync(tmp)) {
     renameSync(tmp, optimized);
     onSaved();
