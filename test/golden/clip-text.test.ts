@@ -20,20 +20,26 @@ beforeAll(() => {
 const files: SafetensorsFile[] = [];
 afterAll(() => files.forEach((f) => f.close()));
 
-async function runEncoder(model: string): Promise<Record<string, Tensor>> {
+/** The reference outputs of each tiny encoder (text README, "*.outputs.safetensors"). */
+const OUTPUTS = {
+  "clip-l-tiny": "clip-l-tiny.outputs.safetensors",
+  "clip-g-tiny": "clip-g-tiny.outputs.safetensors",
+} as const;
+
+async function runEncoder(model: keyof typeof OUTPUTS): Promise<Record<string, Tensor>> {
   const config = parseClipTextConfig(goldenJson("text", "models", model, "config.json"));
   const file = SafetensorsFile.open(goldenPath("text", "models", model, "model.safetensors"));
   files.push(file);
   const session = await createSession(buildClipTextGraph(config, safetensorsWeights(file)));
   try {
-    return await session.run({ input_ids: goldenTensor(["text", `${model}.outputs.safetensors`], "input_ids") });
+    return await session.run({ input_ids: goldenTensor(["text", OUTPUTS[model]], "input_ids") });
   } finally {
     await session.release();
   }
 }
 
-describe.each(["clip-l-tiny", "clip-g-tiny"])("%s", (model) => {
-  const outputs = `${model}.outputs.safetensors`;
+describe.each(["clip-l-tiny", "clip-g-tiny"] as const)("%s", (model) => {
+  const outputs = OUTPUTS[model];
   let out: Record<string, Tensor>;
   beforeAll(async () => {
     out = await runEncoder(model);

@@ -38,9 +38,14 @@ beforeAll(() => {
   process.env["VELLUM_CACHE_DIR"] ??= mkdtempSync(join(tmpdir(), "vellum-cache-"));
 });
 
+/** diffusers encode_prompt results (positive, and negatives under diffusers' rule) and the symmetric negatives. */
+const EMBEDS = {
+  sd1: { file: "sd1_prompt_embeds.safetensors", symmetric: "sd1_prompt_embeds_symmetric.safetensors" },
+  sdxl: { file: "sdxl_prompt_embeds.safetensors", symmetric: "sdxl_prompt_embeds_symmetric.safetensors" },
+} as const;
+
 describe.each(["sd1", "sdxl"] as const)("%s encodePrompts", (family) => {
-  const file = `${family}_prompt_embeds.safetensors`;
-  const symmetric = `${family}_prompt_embeds_symmetric.safetensors`;
+  const { file, symmetric } = EMBEDS[family];
   let model: PipelineModel;
   let cond: Conditioner;
   const results: PromptEmbeddings[][] = [];
