@@ -2,7 +2,6 @@
 // tiny golden SD1 model (page loaded from the server's own `/`): connect, generate, compare clipSkip values in one
 // request, img2img and inpainting with a painted mask, download, narrow screen. `VELLUM_BROWSER_BACKEND=mock` drives
 // the in-test mock instead (it alone can send the older/bare reply shapes; see the mock-only checks below).
-import { existsSync } from "node:fs";
 import { mkdir, readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";

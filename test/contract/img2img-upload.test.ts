@@ -5,11 +5,11 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import sharp from "sharp";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { generate } from "../../src/cli/generate.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { goldenPath } from "../helpers/golden.js";
 import { connectRaw, errs, items } from "./helpers/raw-ws.js";
 import { API_KEY, SD1_AIR, startTestServer, wsUrl, type TestServer } from "./helpers/test-server.js";
+import { runGenerate } from "../helpers/cli.js";
 
 let server: TestServer;
 const dir = mkdtempSync(join(tmpdir(), "vellum-img2img-"));
@@ -30,15 +30,9 @@ const params = { positivePrompt: "a cozy wooden cabin in a snowy forest, oil pai
 
 async function cli(extra: string[]): Promise<Buffer> {
   const out = join(dir, `${randomUUID()}.png`);
-  const spies = [vi.spyOn(console, "log").mockImplementation(() => {}), vi.spyOn(console, "error").mockImplementation(() => {}), vi.spyOn(process.stderr, "write").mockImplementation(() => true)];
-  try {
-    const code = await generate(["--model", server.tiny.modelDir, "--prompt", params.positivePrompt, "--negative-prompt", params.negativePrompt,
+  await runGenerate(["--model", server.tiny.modelDir, "--prompt", params.positivePrompt, "--negative-prompt", params.negativePrompt,
       "--steps", String(params.steps), "--cfg", String(params.CFGScale), "--seed", String(params.seed), "--width", "128", "--height", "128",
-      "--seed-image", seedFile, "--strength", String(params.strength), ...extra, "--out", out]);
-    expect(code).toBe(0);
-  } finally {
-    for (const s of spies) s.mockRestore();
-  }
+    "--seed-image", seedFile, "--strength", String(params.strength), ...extra, "--out", out]);
   return readFileSync(out);
 }
 

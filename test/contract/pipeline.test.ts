@@ -7,12 +7,12 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import sharp from "sharp";
-import { generate } from "../../src/cli/generate.js";
 import { parseParameters, readPngTextChunks } from "../../src/image/index.js";
 import { connectRaw, errs, items } from "./helpers/raw-ws.js";
 import { API_KEY, FLUX_AIR, LORA_AIR, SD1_AIR, startTestServer, wsUrl, type TestServer } from "./helpers/test-server.js";
+import { runGenerate } from "../helpers/cli.js";
 
 let server: TestServer;
 beforeAll(async () => {
@@ -44,18 +44,7 @@ const inference = (extra: Record<string, unknown> = {}) => ({
 const bytesOf = (item: Record<string, unknown>) => Buffer.from(item.imageBase64Data as string, "base64");
 const encoderRuns = async () => (await server.pipelines!.stats()).pipelines.reduce((s, p) => s + p.encoderRuns, 0);
 
-async function cli(args: string[]): Promise<void> {
-  const log = vi.spyOn(console, "log").mockImplementation(() => {});
-  const err = vi.spyOn(console, "error").mockImplementation(() => {});
-  const bar = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
-  try {
-    expect(await generate(args), err.mock.calls.map((c) => c.join(" ")).join("\n")).toBe(0);
-  } finally {
-    log.mockRestore();
-    err.mockRestore();
-    bar.mockRestore();
-  }
-}
+const cli = runGenerate;
 
 describe("real pipeline through the API", () => {
   it("returns a PNG byte-identical to `vellum generate` with the same parameters", async () => {

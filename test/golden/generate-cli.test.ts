@@ -3,28 +3,18 @@
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { beforeAll, describe, expect, it, vi } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { readSafetensors, writeSafetensors } from "../../src/checkpoint/safetensors.js";
-import { generate } from "../../src/cli/generate.js";
 import { parseParameters, readPngTextChunks } from "../../src/image/index.js";
 import type { Float32Tensor } from "../../src/tensor/tensor.js";
 import { compare, expectClose, goldenJson, goldenTensor } from "../helpers/golden.js";
 import { goldenModelDir } from "../helpers/model-fixtures.js";
 import { caseTensor, symmetricCases } from "../helpers/pipeline-cases.js";
+import { runGenerate } from "../helpers/cli.js";
 
 const out = mkdtempSync(join(tmpdir(), "vellum-generate-"));
 
-async function run(args: string[]): Promise<void> {
-  const log = vi.spyOn(console, "log").mockImplementation(() => {});
-  const err = vi.spyOn(console, "error").mockImplementation(() => {});
-  try {
-    const code = await generate(args);
-    expect(code, err.mock.calls.map((c) => c.join(" ")).join("\n")).toBe(0);
-  } finally {
-    log.mockRestore();
-    err.mockRestore();
-  }
-}
+const run = runGenerate;
 
 function imageOf(path: string): Float32Tensor {
   return readSafetensors(path).get("image") as Float32Tensor;

@@ -5,9 +5,8 @@
 import { mkdtempSync, readFileSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { readSafetensors } from "../../src/checkpoint/safetensors.js";
-import { generate } from "../../src/cli/generate.js";
 import { closeModel, loadDiffusersFolder } from "../../src/checkpoint/model.js";
 import type { ImageToImageResult } from "../../src/pipeline/image-request.js";
 import { imageToImage } from "../../src/pipeline/image-to-image.js";
@@ -18,6 +17,7 @@ import { SAMPLER_IDS, type Noise } from "../../src/schedulers/index.js";
 import { float32, toFloat32, type Float32Tensor } from "../../src/tensor/tensor.js";
 import { expectClose, goldenJson, goldenPath, loadGolden } from "../helpers/golden.js";
 import { goldenModelDir } from "../helpers/model-fixtures.js";
+import { runGenerate } from "../helpers/cli.js";
 
 interface RngDraw {
   index: number;
@@ -207,14 +207,7 @@ describe("vellum generate --seed-image / --strength / --mask-image", () => {
         "--seed-image", goldenPath("diffusion", c.init_image), "--strength", String(c.strength),
         ...(c.mask_image !== undefined ? ["--mask-image", goldenPath("diffusion", c.mask_image)] : []),
         "--out", png, "--out-tensor", tensorPath];
-      const log = vi.spyOn(console, "log").mockImplementation(() => {});
-      const err = vi.spyOn(console, "error").mockImplementation(() => {});
-      try {
-        expect(await generate(args), err.mock.calls.map((a) => a.join(" ")).join("\n")).toBe(0);
-      } finally {
-        log.mockRestore();
-        err.mockRestore();
-      }
+      await runGenerate(args);
       // No --width/--height: the seed image's size (64×64) is used.
       expectClose(readSafetensors(tensorPath).get("image")!, tensorOf(c, "image_np"), { atol: 2e-3, label: `${c.name} CLI image_np` });
       const parameters = readPngTextChunks(new Uint8Array(readFileSync(png)))["parameters"]!;

@@ -4,15 +4,15 @@
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it, vi } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { loadDiffusersFolder, closeModel, type PipelineModel } from "../../src/checkpoint/model.js";
 import { readSafetensors, writeSafetensors } from "../../src/checkpoint/safetensors.js";
-import { generate } from "../../src/cli/generate.js";
 import { encodePrompts } from "../../src/conditioning/index.js";
 import { mergeLoras, openLora } from "../../src/lora/index.js";
 import type { Float32Tensor } from "../../src/tensor/tensor.js";
 import { compare, expectClose, goldenJson, goldenPath, goldenTensor, loadGolden } from "../helpers/golden.js";
 import { goldenModelDir } from "../helpers/model-fixtures.js";
+import { runGenerate } from "../helpers/cli.js";
 
 interface LoraCase {
   name: string;
@@ -44,17 +44,7 @@ const pipelines = goldenJson<PipelinesIndex>("diffusion", "pipelines", "index.js
 const loraPath = goldenPath("diffusion", index.lora_file);
 const out = mkdtempSync(join(tmpdir(), "vellum-lora-pipeline-"));
 
-async function run(args: string[]): Promise<void> {
-  const log = vi.spyOn(console, "log").mockImplementation(() => {});
-  const err = vi.spyOn(console, "error").mockImplementation(() => {});
-  try {
-    const code = await generate(args);
-    expect(code, err.mock.calls.map((c) => c.join(" ")).join("\n")).toBe(0);
-  } finally {
-    log.mockRestore();
-    err.mockRestore();
-  }
-}
+const run = runGenerate;
 
 /** The no-LoRA counterpart's scheduler config: the LoRA cases are the same calls with fused weights. */
 function schedulerConfigOf(c: LoraCase): Record<string, unknown> {

@@ -8,7 +8,7 @@
 import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it, vi } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { loadModel } from "../../src/checkpoint/load.js";
 import { closeModel, type PipelineModel } from "../../src/checkpoint/model.js";
 import { readSafetensors, SafetensorsFile, writeSafetensors } from "../../src/checkpoint/safetensors.js";
@@ -27,6 +27,7 @@ import { numel, BYTES_PER_ELEMENT, type Float32Tensor, type Tensor } from "../..
 import { compare, expectClose, goldenJson, goldenPath, goldenTensor, loadGolden } from "../helpers/golden.js";
 import { goldenModelDir } from "../helpers/model-fixtures.js";
 import { symmetricCases, type PipelineCase } from "../helpers/pipeline-cases.js";
+import { runCli, type CliCommand } from "../helpers/cli.js";
 
 const out = mkdtempSync(join(tmpdir(), "vellum-sd2-"));
 const SD2_FILE = goldenPath("diffusion", "sd2", "single_file", "tiny_sd2.safetensors");
@@ -69,18 +70,7 @@ function symCase(name: string): PipelineCase {
   return c;
 }
 
-async function cli(command: (args: string[]) => Promise<number>, args: string[], expectCode = 0): Promise<string[]> {
-  const log = vi.spyOn(console, "log").mockImplementation(() => {});
-  const err = vi.spyOn(console, "error").mockImplementation(() => {});
-  try {
-    const code = await command(args);
-    expect(code, err.mock.calls.map((c) => c.join(" ")).join("\n")).toBe(expectCode);
-    return log.mock.calls.map((c) => c.join(" "));
-  } finally {
-    log.mockRestore();
-    err.mockRestore();
-  }
-}
+const cli = async (command: CliCommand, args: string[], expectCode = 0): Promise<string[]> => (await runCli(command, args, expectCode)).stdout;
 
 /** `vellum generate` arguments of a golden call: stored latents, plain-text prompts, the case's own parameters. */
 function callArgs(model: string, c: RawCase, rule: "symmetric" | "diffusers", scheduler?: string): string[] {

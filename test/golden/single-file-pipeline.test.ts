@@ -6,7 +6,7 @@
 import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { civitaiToClipSkip } from "../../src/catalog/index.js";
 import { readSafetensors, writeSafetensors } from "../../src/checkpoint/safetensors.js";
 import { encode } from "../../src/cli/encode.js";
@@ -14,6 +14,7 @@ import { generate } from "../../src/cli/generate.js";
 import type { Float32Tensor } from "../../src/tensor/tensor.js";
 import { compare, expectClose, goldenJson, goldenPath, goldenTensor, loadGolden } from "../helpers/golden.js";
 import { caseTensor, symmetricCases, type PipelineCase } from "../helpers/pipeline-cases.js";
+import { runCli, type CliCommand } from "../helpers/cli.js";
 
 const out = mkdtempSync(join(tmpdir(), "vellum-single-file-pipeline-"));
 
@@ -44,18 +45,10 @@ const index = goldenJson<SingleFileIndex>("diffusion", "single_file", "index.jso
 const asymmetric = goldenJson<{ cases: RawCase[] }>("diffusion", "pipelines", "index.json").cases;
 const symmetric = symmetricCases("pipelines_symmetric");
 
-async function cli(command: (args: string[]) => Promise<number>, args: string[], stderr?: string[]): Promise<string[]> {
-  const log = vi.spyOn(console, "log").mockImplementation(() => {});
-  const err = vi.spyOn(console, "error").mockImplementation(() => {});
-  try {
-    const code = await command(args);
-    expect(code, err.mock.calls.map((c) => c.join(" ")).join("\n")).toBe(0);
-    stderr?.push(...err.mock.calls.map((c) => c.join(" ")));
-    return log.mock.calls.map((c) => c.join(" "));
-  } finally {
-    log.mockRestore();
-    err.mockRestore();
-  }
+async function cli(command: CliCommand, args: string[], stderr?: string[]): Promise<string[]> {
+  const out = await runCli(command, args);
+  stderr?.push(...out.stderr);
+  return out.stdout;
 }
 
 /** The `vellum generate` arguments of a golden call (stored latents, plain-text prompts, the case's sampler). */

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadModel } from "../../src/checkpoint/load.js";
-import { closeModel, loadDiffusersFolder, type Component, type PipelineModel } from "../../src/checkpoint/model.js";
+import { closeModel, type Component, type PipelineModel } from "../../src/checkpoint/model.js";
 import { SafetensorsFile } from "../../src/checkpoint/safetensors.js";
 import { readWeight, safetensorsWeights } from "../../src/checkpoint/weights.js";
 import { singleFileInfo } from "../../src/checkpoint/single-file.js";
