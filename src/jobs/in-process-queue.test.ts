@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createInProcessQueue } from "./in-process-queue.js";
-import { OwnerLimitError, QueueClosedError, QueueFullError, type GenerateRequest, type Generator, type JobEvent } from "./types.js";
+import { OwnerLimitError, type GenerateRequest, type Generator, type JobEvent } from "./types.js";
 
 const request = (taskUUID: string, air = "test:unit@1"): GenerateRequest =>
   ({ taskUUID, model: { air }, numberResults: 2, seed: 10n, steps: 3 }) as unknown as GenerateRequest;
@@ -32,91 +32,9 @@ function collect(): { events: JobEvent[]; settled: Promise<JobEvent>; listener: 
   };
 }
 
+// The behaviour both queue backends share (order, limits, cancel, close, failures) is tested once, on both, in
+// test/jobs/queue-behaviour.test.ts; this file holds what is particular to the in-process queue.
 describe("in-process queue", () => {
-  it("streams progress and images in order and ends with done", async () => {
-    const q = createInProcessQueue({ generator: ticking, maxLength: 4 });
-    const c = collect();
-    q.submit("a", request("a"), c.listener);
-    expect((await c.settled).type).toBe("done");
-    const types = c.events.map((e) => e.type);
-    expect(types[0]).toBe("started");
-    expect(types.filter((t) => t === "progress")).toHaveLength(6);
-    const images = c.events.flatMap((e) => (e.type === "image" ? [e.image] : []));
-    expect(images.map((i) => [i.index, i.seed])).toEqual([[0, 10n], [1, 11n]]);
-  });
-
-  it("runs one job at a time per device, in submission order", async () => {
-    const q = createInProcessQueue({ generator: ticking, maxLength: 4 });
-    const log: string[] = [];
-    const done = ["x", "y", "z"].map((id) => {
-      const c = collect();
-      q.submit(id, request(id), (e) => {
-        if (e.type === "started" || e.type === "done") log.push(`${id}:${e.type}`);
-        c.listener(e);
-      });
-      return c.settled;
-    });
-    await Promise.all(done);
-    expect(log).toEqual(["x:started", "x:done", "y:started", "y:done", "z:started", "z:done"]);
-  });
-
-  it("refuses jobs beyond maxLength with a serviceUnavailable error", () => {
-    const q = createInProcessQueue({ generator: ticking, maxLength: 2 });
-    q.submit("1", request("1"), () => {});
-    q.submit("2", request("2"), () => {});
-    let thrown: unknown;
-    try {
-      q.submit("3", request("3"), () => {});
-    } catch (e) {
-      thrown = e;
-    }
-    expect(thrown).toBeInstanceOf(QueueFullError);
-    expect((thrown as QueueFullError).code).toBe("serviceUnavailable");
-  });
-
-  it("keeps working after a throwing task", async () => {
-    const q = createInProcessQueue({ generator: ticking, maxLength: 4 });
-    const bad = collect();
-    const good = collect();
-    q.submit("boom", request("boom"), bad.listener);
-    q.submit("ok", request("ok"), good.listener);
-    expect(await bad.settled).toEqual({ type: "failed", error: { code: "inferenceError", message: "exploded" } });
-    expect((await good.settled).type).toBe("done");
-  });
-
-  it("cancels a running job between steps and a waiting one before it starts", async () => {
-    const q = createInProcessQueue({ generator: ticking, maxLength: 4 });
-    const running = collect();
-    const waiting = collect();
-    q.submit("r", { ...request("r"), steps: 1000 } as GenerateRequest, (e) => {
-      running.listener(e);
-      if (e.type === "progress" && e.step === 3) q.cancel("r");
-    });
-    q.submit("w", request("w"), waiting.listener);
-    expect(q.cancel("w")).toBe(true);
-    const end = await running.settled;
-    expect(end.type === "failed" && end.error.code).toBe("taskCancelled");
-    expect(running.events.filter((e) => e.type === "progress").length).toBeLessThan(10);
-    const w = await waiting.settled;
-    expect(w.type === "failed" && w.error.code).toBe("taskCancelled");
-    expect(q.cancel("nope")).toBe(false);
-  });
-
-  it("close fails waiting jobs, aborts running ones after the grace period, and refuses new ones", async () => {
-    const q = createInProcessQueue({ generator: ticking, maxLength: 4 });
-    const running = collect();
-    const waiting = collect();
-    q.submit("r", { ...request("r"), steps: 100000 } as GenerateRequest, running.listener);
-    q.submit("w", request("w"), waiting.listener);
-    await new Promise((r) => setTimeout(r, 20));
-    await q.close(30);
-    const r = await running.settled;
-    const w = await waiting.settled;
-    expect(r.type === "failed" && r.error.code).toBe("serviceUnavailable");
-    expect(w.type === "failed" && w.error.code).toBe("serviceUnavailable");
-    expect(() => q.submit("late", request("late"), () => {})).toThrow(QueueClosedError);
-  });
-
   it("prefers waiting jobs of a held model, passing a job over at most maxPassOvers times", async () => {
     let held: string[] = ["m:a@1"];
     const order: string[] = [];
@@ -155,5 +73,21 @@ describe("in-process queue", () => {
     expect(() => q.submit("b1", request("b1"), () => {}, { owner: "bob" })).not.toThrow();
     await first.settled;
     expect(() => q.submit("k4", request("k4"), () => {}, { owner: "alice" })).not.toThrow();
+  });
+
+  it("frees an owner's slot as soon as the task's last image is out, before the generator winds down", async () => {
+    let release!: () => void;
+    const windDown = new Promise<void>((r) => (release = r));
+    const slowEnd: Generator = async function* (req, ctx) {
+      yield* ticking({ ...req, numberResults: 1 }, ctx);
+      await windDown; // clean-up after the last image (e.g. returning a pooled model)
+    };
+    const q = createInProcessQueue({ generator: slowEnd, maxLength: 10, maxPerOwner: 1 });
+    const sawImage = new Promise<void>((resolve) => {
+      q.submit("k1", { ...request("k1"), numberResults: 1 } as GenerateRequest, (e) => e.type === "image" && resolve(), { owner: "alice" });
+    });
+    await sawImage;
+    expect(() => q.submit("k2", request("k2"), () => {}, { owner: "alice" })).not.toThrow();
+    release();
   });
 });
