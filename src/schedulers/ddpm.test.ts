@@ -10,7 +10,6 @@ const close = (a: ArrayLike<number>, b: number[]) => b.forEach((v, k) => expect(
 const x = [0.5, -1.2];
 const v = [0.3, 0.7];
 const z = [0.8, -0.4];
-const x0Sigma = (s: number, xs: number[], vs: number[]) => xs.map((xi, k) => vs[k]! * (-s / Math.sqrt(s * s + 1)) + xi / (s * s + 1));
 const ac = alphasCumprod({ numTrainTimesteps: 1000, betaStart: 0.00085, betaEnd: 0.012, betaSchedule: "scaled_linear" });
 
 describe("ddpm v_prediction", () => {

@@ -1,7 +1,6 @@
 // Heun, v-prediction, derived by hand: Euler predictor, then the corrector averages both derivatives.
 import { describe, expect, it } from "vitest";
 import { float32 } from "../tensor/tensor.js";
-import { alphasCumprod } from "./schedule.js";
 import type { SchedulerConfig } from "./types.js";
 import { heun } from "./heun.js";
 const SD: SchedulerConfig = { beta_start: 0.00085, beta_end: 0.012, beta_schedule: "scaled_linear", steps_offset: 1, clip_sample: false, set_alpha_to_one: false, skip_prk_steps: true, prediction_type: "v_prediction" };
@@ -11,7 +10,6 @@ const x = [0.5, -1.2];
 const v = [0.3, 0.7];
 const z = [0.8, -0.4];
 const x0Sigma = (s: number, xs: number[], vs: number[]) => xs.map((xi, k) => vs[k]! * (-s / Math.sqrt(s * s + 1)) + xi / (s * s + 1));
-const ac = alphasCumprod({ numTrainTimesteps: 1000, betaStart: 0.00085, betaEnd: 0.012, betaSchedule: "scaled_linear" });
 
 describe("heun v_prediction", () => {
   it("predictor + corrector over one interval", () => {

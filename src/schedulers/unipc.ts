@@ -128,7 +128,6 @@ class UniPC extends LambdaSampler {
     const t = alphaSigma(this.sigma(i + 1));
     const s0 = alphaSigma(this.sigma(i));
     const h = t.lambda - s0.lambda;
-    const m0 = this.output(0);
     const rks: number[] = [];
     const others: Float32Tensor[] = [];
     for (let k = 1; k < order; k++) {
