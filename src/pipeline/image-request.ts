@@ -5,11 +5,11 @@ import type { PromptEmbeddings } from "../conditioning/index.js";
 import { createGenerator } from "../rng/index.js";
 import { createScheduler, resolveScheduler, SAMPLERS, type Noise, type Scheduler } from "../schedulers/index.js";
 import type { Float32Tensor } from "../tensor/tensor.js";
-import type { DenoiseInput } from "./denoise.js";
+import { denoise, type DenoiseInput } from "./denoise.js";
 import type { Pipeline } from "./pipeline.js";
 import type { ImageInput } from "./prepare-image.js";
 import { applyStrength, checkStrength, schedulerOrder, type StrengthSchedule } from "./strength.js";
-import { checkSize, encodeRequestPrompts, sdxlTimeIds, type GenerateContext, type TextToImageRequest, type TextToImageResult } from "./text-to-image.js";
+import { checkSize, decodeLatents, encodeRequestPrompts, sdxlTimeIds, type GenerateContext, type TextToImageRequest, type TextToImageResult } from "./text-to-image.js";
 
 export interface ImageToImageRequest extends Omit<TextToImageRequest, "latents"> {
   /** The init image; resized (lanczos) to width × height when its size differs. */
@@ -73,6 +73,42 @@ export async function prepareImageRun(pipeline: Pipeline, req: ImageToImageReque
 }
 
 /** The loop's context fields (cancel, progress) as denoise takes them. */
-export function loopHooks(ctx: ImageGenerateContext): Pick<DenoiseInput, "signal" | "onProgress"> {
+function loopHooks(ctx: ImageGenerateContext): Pick<DenoiseInput, "signal" | "onProgress"> {
   return { ...(ctx.signal !== undefined && { signal: ctx.signal }), ...(ctx.onProgress !== undefined && { onProgress: ctx.onProgress }) };
+}
+
+/**
+ * The loop both seeded pipelines share: denoise from `startLatents` at the strength's start index (plus the
+ * path's own hooks: extra UNet channels, the inpainting blend), decode, and report what ran.
+ */
+export async function denoiseFromStart(
+  pipeline: Pipeline,
+  req: ImageToImageRequest,
+  run: ImageRun,
+  ctx: ImageGenerateContext,
+  startLatents: Float32Tensor,
+  hooks: Pick<DenoiseInput, "extraChannels" | "afterStep"> = {},
+): Promise<ImageToImageResult> {
+  const { scheduler } = run;
+  const { startIndex } = run.schedule;
+  const latents = await denoise(pipeline, {
+    scheduler,
+    latents: startLatents,
+    embeddings: run.embeddings,
+    guidanceScale: req.guidanceScale,
+    guidanceRescale: req.guidanceRescale ?? 0,
+    timeIds: run.timeIds,
+    noise: run.generator,
+    startIndex,
+    ...hooks,
+    ...loopHooks(ctx),
+  });
+  return {
+    image: await decodeLatents(pipeline, latents),
+    latents,
+    embeddings: run.embeddings,
+    timesteps: scheduler.timesteps.slice(startIndex),
+    startIndex,
+    startLatents,
+  };
 }

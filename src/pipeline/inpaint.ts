@@ -6,11 +6,11 @@
 // Random draws, in diffusers' order: [image eps if encoded], noise, masked-image eps (drawn for 4-channel UNets too,
 // which never use it), then the sampler's own draws.
 import { float32, type Float32Tensor } from "../tensor/tensor.js";
-import { concatChannels, denoise } from "./denoise.js";
+import { concatChannels } from "./denoise.js";
 import { encodeLatents } from "./encode-latents.js";
 import {
   checkImageRequest,
-  loopHooks,
+  denoiseFromStart,
   prepareImageRun,
   type ImageGenerateContext,
   type ImageToImageResult,
@@ -19,7 +19,6 @@ import {
 import type { Pipeline } from "./pipeline.js";
 import { decodeSeedImage, downsampleMaskNearest, maskedImage, prepareMask, seedImageTensor } from "./prepare-image.js";
 import { SeedImageError } from "./seed-image-error.js";
-import { decodeLatents } from "./text-to-image.js";
 
 const fr = Math.fround;
 
@@ -66,29 +65,13 @@ export async function inpaint(pipeline: Pipeline, req: InpaintRequest, ctx: Imag
   if (kind === "blend") generator.randn(latentShape); // diffusers encodes the masked image anyway: its eps is drawn
 
   const last = scheduler.timesteps.length - 1;
-  const latents = await denoise(pipeline, {
-    scheduler,
-    latents: startLatents,
-    embeddings: run.embeddings,
-    guidanceScale: req.guidanceScale,
-    guidanceRescale: req.guidanceRescale ?? 0,
-    timeIds: run.timeIds,
-    noise: generator,
-    startIndex,
-    ...(maskedImageLatents !== undefined && { extraChannels: concatChannels(maskLatents, maskedImageLatents) }), // [1, 1 + C, h, w]
-    ...(kind === "blend" && {
-      afterStep: (x: Float32Tensor, i: number) => blendKnown(i < last ? scheduler.addNoise(imageLatents!, noise, i + 1) : imageLatents!, x, maskLatents),
-    }),
-    ...loopHooks(ctx),
-  });
-  const decoded = await decodeLatents(pipeline, latents);
   return {
-    image: decoded,
-    latents,
-    embeddings: run.embeddings,
-    timesteps: scheduler.timesteps.slice(startIndex),
-    startIndex,
-    startLatents,
+    ...(await denoiseFromStart(pipeline, req, run, ctx, startLatents, {
+      ...(maskedImageLatents !== undefined && { extraChannels: concatChannels(maskLatents, maskedImageLatents) }), // [1, 1 + C, h, w]
+      ...(kind === "blend" && {
+        afterStep: (x: Float32Tensor, i: number) => blendKnown(i < last ? scheduler.addNoise(imageLatents!, noise, i + 1) : imageLatents!, x, maskLatents),
+      }),
+    })),
     ...(imageLatents !== undefined && { imageLatents }),
     maskLatents,
     ...(maskedImageLatents !== undefined && { maskedImageLatents }),
