@@ -110,23 +110,24 @@ async function* generateWith(pool: ModelPool, req: GenerateRequest, ctx: Generat
       throw e;
     }
     const format = req.output.format;
+    // The request as the pipeline takes it (seed and clipSkip per image below).
+    const base: Omit<RenderRequest, "clipSkip"> = {
+      prompt: req.prompt,
+      ...(negativePrompt !== undefined && { negativePrompt }),
+      literal: false,
+      width: req.widthPx,
+      height: req.heightPx,
+      steps: req.steps,
+      guidanceScale: req.guidanceScale,
+      ...(req.guidanceRescale !== undefined && { guidanceRescale: req.guidanceRescale }),
+      ...(req.scheduler !== undefined && { scheduler: req.scheduler }),
+      seed: req.seed,
+      rng: "gpu",
+      format,
+      ...(format !== "png" && { quality: req.output.quality }),
+    };
     if (isSweep && req.seedImage === undefined) {
       // Text-to-image sweep: the K values share one batched UNet run per step (pipeline/sweep.ts); same seed for all.
-      const base: Omit<RenderRequest, "clipSkip"> = {
-        prompt: req.prompt,
-        ...(negativePrompt !== undefined && { negativePrompt }),
-        literal: false,
-        width: req.widthPx,
-        height: req.heightPx,
-        steps: req.steps,
-        guidanceScale: req.guidanceScale,
-        ...(req.guidanceRescale !== undefined && { guidanceRescale: req.guidanceRescale }),
-        ...(req.scheduler !== undefined && { scheduler: req.scheduler }),
-        seed: req.seed,
-        rng: "gpu",
-        format,
-        ...(format !== "png" && { quality: req.output.quality }),
-      };
       const values = clipSkips.slice(0, req.numberResults);
       const sweep = renderSweep(pipeline, base, values, {
         embeddings: values.map((c) => embeddings[unique.indexOf(c)]!),
@@ -145,22 +146,7 @@ async function* generateWith(pool: ModelPool, req: GenerateRequest, ctx: Generat
       const clipSkip = isSweep ? clipSkips[i]! : clipSkips[0]!;
       const seed = isSweep ? req.seed : seedAt(req.seed, i);
       const e = embeddings[unique.indexOf(clipSkip)]!;
-      const r: RenderRequest = {
-        prompt: req.prompt,
-        ...(negativePrompt !== undefined && { negativePrompt }),
-        literal: false,
-        width: req.widthPx,
-        height: req.heightPx,
-        steps: req.steps,
-        guidanceScale: req.guidanceScale,
-        ...(req.guidanceRescale !== undefined && { guidanceRescale: req.guidanceRescale }),
-        ...(req.scheduler !== undefined && { scheduler: req.scheduler }),
-        seed,
-        rng: "gpu",
-        clipSkip,
-        format,
-        ...(format !== "png" && { quality: req.output.quality }),
-      };
+      const r: RenderRequest = { ...base, seed, clipSkip };
       const run = { embeddings: e, signal: ctx.signal, onProgress: (p: { step: number; total: number }) => ctx.onProgress({ step: p.step, total: p.total, imageIndex: i }) };
       const seeded = req.seedImage === undefined ? undefined : { seedImage: req.seedImage, strength: req.strength, ...(req.maskImage !== undefined && { maskImage: req.maskImage }) };
       const bytes = (seeded === undefined ? await renderImage(pipeline, r, run) : await renderSeededImage(pipeline, { ...r, ...seeded }, run)).bytes;
