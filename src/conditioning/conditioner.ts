@@ -1,6 +1,8 @@
-// Prompt → embeddings for the pipeline, with clipSkip. One encoder run (per text encoder) covers the positive and
-// negative prompt, all their 77-token chunks and any number of clipSkip values: the graph returns every hidden
-// state and its final-LN'd twin, and the layer is picked here.
+// Prompt → embeddings for the pipeline, with clipSkip. At most one encoder run (per text encoder) covers the positive
+// and negative prompt, all their 77-token chunks and any number of clipSkip values: the graph returns every hidden
+// state and its final-LN'd twin, and the layer is picked here. Each prompt's embeddings per layer are kept in an exact
+// LRU cache (embedding-cache.ts), so a run encodes only the prompts not seen before, and a request whose prompts
+// are all cached runs no encoder. Rows of a batch are independent, so a cached prompt is bit-identical to a fresh one.
 import type { Family, PipelineModel } from "../checkpoint/model.js";
 import { buildClipTextGraph, CLIP_OUTPUTS, parseClipTextConfig, type ClipTextConfig } from "../models/clip-text.js";
 import { tokenizeLiteral, tokenizeWeighted, type PromptChunk } from "../prompt/index.js";
@@ -9,6 +11,15 @@ import { float32, tensor, type Float32Tensor, type Tensor } from "../tensor/tens
 import { ClipTokenizer } from "../tokenizer/index.js";
 import { chooseLayers, maxClipSkip, usesPenultimate, type EncoderName, type LayerChoice } from "./clip-skip.js";
 import { applyEmphasis } from "./emphasis.js";
+import {
+  chunksKey,
+  createEmbeddingCache,
+  DEFAULT_EMBEDDING_CACHE_BYTES,
+  embeddingKey,
+  layersKey,
+  type EmbeddingCacheStats,
+  type PromptEmbedding,
+} from "./embedding-cache.js";
 
 export interface EncodeRequest {
   prompt: string;
@@ -45,17 +56,26 @@ export interface ConditionerOptions {
   threads?: number;
   /** ONNX Runtime execution provider (default cpu). */
   device?: Device;
+  /** Bound of the cache of encoded prompts (embedding-cache.ts); default 64 MiB, 0 disables it. */
+  embeddingCacheMaxBytes?: number;
 }
 
 export interface Conditioner {
   readonly family: Family;
   /** Largest clipSkip this model accepts. */
   readonly maxClipSkip: number;
-  /** Encoder session runs so far (one per text encoder per encode call). */
+  /** The text encoders, in the order of `encodedRows` and of each result's `layers`. */
+  readonly encoders: readonly EncoderName[];
+  /** Encoder session runs so far: one per text encoder per encode call that misses the cache, none on a full hit. */
   readonly runs: number;
+  /** 77-token rows fed to each text encoder so far (the work actually done), in `encoders` order. */
+  readonly encodedRows: readonly number[];
+  readonly cache: EmbeddingCacheStats;
   encode(req: EncodeRequest): Promise<PromptEmbeddings>;
-  /** Embeddings for each clipSkip value from a single encoder run. */
+  /** Embeddings for each clipSkip value from at most one run per encoder (none when every prompt is cached). */
   encodeClipSkips(req: Omit<EncodeRequest, "clipSkip">, clipSkips: readonly number[]): Promise<PromptEmbeddings[]>;
+  /** Forgets every cached prompt (a benchmark of new prompts clears it before each run). */
+  clearCache(): void;
   release(): Promise<void>;
 }
 
@@ -66,6 +86,20 @@ interface Slot {
   tok: ClipTokenizer;
   padId: number;
   hasProjection: boolean;
+}
+
+/** One prompt text tokenised for every encoder. */
+interface Prompt {
+  /** Per slot: its chunks. */
+  chunks: PromptChunk[][];
+  /** Exact ids and weights of every chunk of every slot (embedding-cache.ts chunksKey). */
+  key: string;
+}
+
+/** A prompt and the layer choices needed of it. */
+interface Need {
+  prompt: Prompt;
+  layers: LayerChoice[][];
 }
 
 const SEQ = 77;
@@ -96,16 +130,6 @@ function chunksOf(slot: Slot, text: string, literal: boolean): PromptChunk[] {
   return tokenizeWeighted(slot.tok, text, { padId: slot.padId });
 }
 
-function padTo(chunks: PromptChunk[], n: number, empty: PromptChunk): PromptChunk[] {
-  return [...chunks, ...Array.from({ length: n - chunks.length }, () => empty)];
-}
-
-interface SlotRun {
-  slot: Slot;
-  chunks: PromptChunk[]; // positive chunks then negative chunks
-  out: Record<string, Tensor>;
-}
-
 export async function createConditioner(model: PipelineModel, opts: ConditionerOptions = {}): Promise<Conditioner> {
   const slots: Slot[] = [];
   try {
@@ -117,67 +141,125 @@ export async function createConditioner(model: PipelineModel, opts: ConditionerO
   const family = model.family;
   const layerInfo = slots.map((s) => ({ encoder: s.encoder, numLayers: s.config.numHiddenLayers }));
   const zeroNegative = usesPenultimate(family);
+  const pooledSlot = zeroNegative ? slots.findIndex((s) => s.hasProjection) : -1; // SDXL: bigG's text_embeds
+  const dim = slots.reduce((s, x) => s + x.config.hiddenSize, 0);
+  const cache = createEmbeddingCache(opts.embeddingCacheMaxBytes ?? DEFAULT_EMBEDDING_CACHE_BYTES);
+  const encodedRows = slots.map(() => 0);
   let runs = 0;
+
+  function promptOf(text: string, literal: boolean): Prompt {
+    const chunks = slots.map((slot) => chunksOf(slot, text, literal));
+    return { chunks, key: chunks.map(chunksKey).join("|") };
+  }
+
+  /** One prompt's embedding at `layers` from an encoder run whose rows for it start at `rows[s]` in slot s. */
+  function select(outs: Record<string, Tensor>[], prompt: Prompt, rows: readonly number[], layers: LayerChoice[]): PromptEmbedding {
+    const parts = slots.map((slot, s) => {
+      const H = slot.config.hiddenSize;
+      const states = slot.config.numHiddenLayers + 1;
+      const choice = layers[s]!;
+      const source = outs[s]![choice.finalLayerNorm ? CLIP_OUTPUTS.normedHiddenStates : CLIP_OUTPUTS.hiddenStates]!.data as Float32Array; // [rows, L+1, 77, H]
+      const chunks = prompt.chunks[s]!;
+      const part = new Float32Array(chunks.length * SEQ * H); // [chunks, 77, H]
+      chunks.forEach((chunk, b) => {
+        const start = ((rows[s]! + b) * states + choice.hiddenStateIndex) * SEQ * H;
+        const z = part.subarray(b * SEQ * H, (b + 1) * SEQ * H); // [77, H]
+        z.set(source.subarray(start, start + SEQ * H));
+        applyEmphasis(z, chunk.weights, H);
+      });
+      return part;
+    });
+    if (pooledSlot < 0) return { parts };
+    const te = outs[pooledSlot]![CLIP_OUTPUTS.textEmbeds]!; // [rows, P]
+    const p = te.shape[1]!;
+    const row = rows[pooledSlot]!;
+    return { parts, pooled: (te.data as Float32Array).slice(row * p, (row + 1) * p) }; // [P] of the first chunk
+  }
+
+  /** Every needed (prompt, layers) embedding: cached ones, the others from one run per encoder over the missing prompts. */
+  async function resolve(needs: readonly Need[]): Promise<Map<string, PromptEmbedding>> {
+    const found = new Map<string, PromptEmbedding>();
+    const missing = new Map<string, { prompt: Prompt; layers: Map<string, LayerChoice[]> }>(); // by prompt key
+    for (const { prompt, layers } of needs) {
+      for (const l of layers) {
+        const key = embeddingKey(l, prompt.key);
+        if (found.has(key)) continue;
+        const hit = cache.get(key);
+        if (hit !== undefined) {
+          found.set(key, hit);
+          continue;
+        }
+        const m = missing.get(prompt.key) ?? { prompt, layers: new Map<string, LayerChoice[]>() };
+        m.layers.set(layersKey(l), l);
+        missing.set(prompt.key, m);
+      }
+    }
+    if (missing.size === 0) return found;
+    const batch = [...missing.values()];
+    const outs: Record<string, Tensor>[] = [];
+    for (const [s, slot] of slots.entries()) {
+      const chunks = batch.flatMap((m) => m.prompt.chunks[s]!);
+      const ids = tensor("int64", [chunks.length, SEQ], BigInt64Array.from(chunks.flatMap((c) => c.ids.map(BigInt)))); // [rows, 77]
+      outs.push(await slot.session.run({ input_ids: ids }));
+      runs++;
+      encodedRows[s]! += chunks.length;
+    }
+    const rows = slots.map(() => 0);
+    for (const m of batch) {
+      for (const l of m.layers.values()) {
+        const key = embeddingKey(l, m.prompt.key);
+        const emb = select(outs, m.prompt, rows, l);
+        cache.set(key, emb);
+        found.set(key, emb);
+      }
+      slots.forEach((_, s) => (rows[s]! += m.prompt.chunks[s]!.length));
+    }
+    return found;
+  }
+
+  /** [1, 77·n, D]: the prompt's chunks, then `pad`'s first chunk up to n, encoders side by side. A fresh copy. */
+  function assemble(emb: PromptEmbedding, pad: PromptEmbedding | undefined, n: number): Float32Tensor {
+    const out = new Float32Array(n * SEQ * dim);
+    let col = 0;
+    slots.forEach((slot, s) => {
+      const H = slot.config.hiddenSize;
+      const own = emb.parts[s]!;
+      const chunks = own.length / (SEQ * H);
+      for (let b = 0; b < n; b++) {
+        const [src, at] = b < chunks ? [own, b * SEQ * H] : [pad!.parts[s]!, 0];
+        for (let t = 0; t < SEQ; t++) out.set(src.subarray(at + t * H, at + (t + 1) * H), (b * SEQ + t) * dim + col);
+      }
+      col += H;
+    });
+    return float32([1, n * SEQ, dim], out);
+  }
 
   async function encodeClipSkips(req: Omit<EncodeRequest, "clipSkip">, clipSkips: readonly number[]): Promise<PromptEmbeddings[]> {
     const choices = clipSkips.map((c) => chooseLayers(family, layerInfo, c)); // validates before any work
     const defaultLayers = chooseLayers(family, layerInfo, 0);
+    const negativeChoices = req.clipSkipRule === "diffusers" ? choices.map(() => defaultLayers) : choices;
     const literal = req.literal ?? false;
     const hasNegative = req.negativePrompt !== undefined || !zeroNegative;
-    const negativeText = req.negativePrompt ?? "";
-    const tokenized = slots.map((slot) => ({
-      slot,
-      pos: chunksOf(slot, req.prompt, literal),
-      neg: hasNegative ? chunksOf(slot, negativeText, literal) : [],
-      empty: chunksOf(slot, "", literal)[0]!,
-    }));
-    const n = Math.max(...tokenized.flatMap((t) => [t.pos.length, t.neg.length]));
-    const slotRuns: SlotRun[] = [];
-    for (const t of tokenized) {
-      const chunks = [...padTo(t.pos, n, t.empty), ...(hasNegative ? padTo(t.neg, n, t.empty) : [])];
-      const ids = tensor("int64", [chunks.length, SEQ], BigInt64Array.from(chunks.flatMap((c) => c.ids.map(BigInt))));
-      const out = await t.slot.session.run({ input_ids: ids });
-      runs++;
-      slotRuns.push({ slot: t.slot, chunks, out });
-    }
-    const dim = slots.reduce((s, x) => s + x.config.hiddenSize, 0);
-    const pooledRun = slotRuns.find((r) => r.slot.hasProjection && usesPenultimate(family));
-    const pooled = (row: number): Float32Tensor | undefined => {
-      if (pooledRun === undefined) return undefined;
-      const te = pooledRun.out[CLIP_OUTPUTS.textEmbeds]!;
-      const p = te.shape[1]!;
-      return float32([1, p], (te.data as Float32Array).subarray(row * p, (row + 1) * p));
-    };
+    const pos = promptOf(req.prompt, literal);
+    const neg = hasNegative ? promptOf(req.negativePrompt ?? "", literal) : undefined;
+    const sides = [{ prompt: pos, layers: choices }, ...(neg !== undefined ? [{ prompt: neg, layers: negativeChoices }] : [])];
+    const n = Math.max(...sides.flatMap((x) => x.prompt.chunks.map((c) => c.length)));
+    // shorter prompts are padded with the empty prompt's chunk at their own layers
+    const empty = promptOf("", literal);
+    const padded = sides.filter((x) => x.prompt.chunks.some((c) => c.length < n)).map((x) => ({ prompt: empty, layers: x.layers }));
+    const found = await resolve([...sides, ...padded]);
+    const get = (p: Prompt, l: LayerChoice[]): PromptEmbedding => found.get(embeddingKey(l, p.key))!;
+    const embeds = (p: Prompt, l: LayerChoice[]): Float32Tensor => assemble(get(p, l), padded.length > 0 ? get(empty, l) : undefined, n);
     return choices.map((layers, k) => {
-      const select = (offset: number, layers: LayerChoice[]): Float32Tensor => {
-        const out = new Float32Array(n * SEQ * dim);
-        let col = 0;
-        slotRuns.forEach((r, s) => {
-          const choice = layers[s]!;
-          const H = r.slot.config.hiddenSize;
-          const source = r.out[choice.finalLayerNorm ? CLIP_OUTPUTS.normedHiddenStates : CLIP_OUTPUTS.hiddenStates]!;
-          const states = r.slot.config.numHiddenLayers + 1;
-          for (let b = 0; b < n; b++) {
-            const start = ((offset + b) * states + choice.hiddenStateIndex) * SEQ * H;
-            const z = (source.data as Float32Array).slice(start, start + SEQ * H); // [77, H]
-            applyEmphasis(z, r.chunks[offset + b]!.weights, H);
-            for (let t = 0; t < SEQ; t++) out.set(z.subarray(t * H, (t + 1) * H), (b * SEQ + t) * dim + col);
-          }
-          col += H;
-        });
-        return float32([1, n * SEQ, dim], out);
-      };
-      const promptEmbeds = select(0, layers);
-      const negativeLayers = req.clipSkipRule === "diffusers" ? defaultLayers : layers;
-      const negativePromptEmbeds = hasNegative ? select(n, negativeLayers) : float32([1, n * SEQ, dim]);
-      const pos = pooled(0);
-      const neg = hasNegative ? pooled(n) : undefined;
+      const negLayers = negativeChoices[k]!;
+      const pooled = get(pos, layers).pooled;
+      const negPooled = neg !== undefined ? get(neg, negLayers).pooled : undefined;
       return {
         clipSkip: clipSkips[k]!,
-        promptEmbeds,
-        negativePromptEmbeds,
-        ...(pos !== undefined && { pooledPromptEmbeds: pos }),
-        ...(pos !== undefined && { negativePooledPromptEmbeds: neg ?? float32(pos.shape) }),
+        promptEmbeds: embeds(pos, layers),
+        negativePromptEmbeds: neg !== undefined ? embeds(neg, negLayers) : float32([1, n * SEQ, dim]),
+        ...(pooled !== undefined && { pooledPromptEmbeds: float32([1, pooled.length], pooled.slice()) }),
+        ...(pooled !== undefined && { negativePooledPromptEmbeds: float32([1, pooled.length], negPooled?.slice() ?? new Float32Array(pooled.length)) }),
         layers,
         chunks: n,
       };
@@ -187,15 +269,24 @@ export async function createConditioner(model: PipelineModel, opts: ConditionerO
   return {
     family,
     maxClipSkip: maxClipSkip(family, layerInfo),
+    encoders: slots.map((s) => s.encoder),
     get runs() {
       return runs;
+    },
+    get encodedRows() {
+      return [...encodedRows];
+    },
+    get cache() {
+      return cache.stats;
     },
     encodeClipSkips,
     async encode(req) {
       const [result] = await encodeClipSkips(req, [req.clipSkip ?? 0]);
       return result!;
     },
+    clearCache: () => cache.clear(),
     async release() {
+      cache.clear();
       await Promise.all(slots.map((s) => s.session.release()));
     },
   };
