@@ -3,7 +3,6 @@
 // weights in memory become raw_data initializers. float16 / bfloat16 weights keep their dtype and are Cast
 // to float32 inside the graph, so every `weight()` value is float32. When file-backed 16-bit weights exist,
 // `BuiltGraph.widened()` gives the same graph reading them as float32 from sidecar files instead (widen.ts).
-import { basename } from "node:path";
 import type { WeightRef } from "../checkpoint/weights.js";
 import { toBytes, type DType, type Tensor } from "../tensor/tensor.js";
 import { encodeModel, type AttrValue, type Dim, type NodeData, type TensorProtoData, type ValueInfo } from "./onnx-proto.js";
@@ -153,8 +152,8 @@ export class GraphCore {
   private fileFor(path: string): ExternalFile {
     let f = this.files.get(path);
     if (f === undefined) {
-      const safe = basename(path).replace(/[^A-Za-z0-9._-]/g, "_");
-      f = { location: `w${this.files.size}-${safe}`, path };
+      // neutral names, so the graph bytes (and the model cache key) do not depend on what the user called the file
+      f = { location: `w${this.files.size}.safetensors`, path };
       this.files.set(path, f);
     }
     return f;

@@ -2,7 +2,6 @@
 // external data in a "sidecar" file instead of being Cast inside the graph. The runtime writes each sidecar once,
 // tensor by tensor, from its checkpoint (runtime/float32-sidecar.ts), so ONNX Runtime never holds the 16-bit
 // weights and their constant-folded float32 copies at the same time (docs/performance.md, first load).
-import { basename } from "node:path";
 import { encodeModel, type NodeData, type TensorProtoData, type ValueInfo } from "./onnx-proto.js";
 
 /** One 16-bit tensor of a checkpoint and where its float32 copy goes in the sidecar. */
@@ -67,8 +66,8 @@ export function widenGraph(g: WidenInput): WidenedParts {
     }
     let car = sidecars.get(half.path);
     if (car === undefined) {
-      const safe = basename(half.path).replace(/[^A-Za-z0-9._-]/g, "_");
-      car = { location: `f32-${sidecars.size}-${safe}`, source: half.path, byteLength: 0, tensors: [] };
+      // a neutral name, like the checkpoint's own location (graph-core.ts), so the graph bytes do not carry file names
+      car = { location: `f32-${sidecars.size}.bin`, source: half.path, byteLength: 0, tensors: [] };
       sidecars.set(half.path, car);
     }
     const targetOffset = Math.ceil(car.byteLength / ALIGN) * ALIGN;

@@ -122,7 +122,7 @@ export async function createSession(built: BuiltGraph, opts: SessionOptions = {}
   const o = resolveOptions({ ...opts, cacheOptimized: opts.cacheOptimized ?? weightBytes(built) >= CACHE_OPTIMIZED_MIN_BYTES });
   if (o.device !== "cpu") assertDevice(o.device);
   const graph = o.device === "cpu" && o.float32Weights && built.widened !== undefined ? built.widened() : built;
-  const hash = modelHash(graph);
+  const hash = await modelHash(graph);
   const key = `${hash}/${optionsKey(o)}`;
   let entry = cache.get(key);
   if (entry === undefined) {
