@@ -14,6 +14,7 @@ import { renderImage, type RenderRequest } from "../pipeline/render.js";
 import { decodeSeedImage } from "../pipeline/prepare-image.js";
 import { renderSeededImage } from "../pipeline/render-seeded.js";
 import { renderSweep } from "../pipeline/sweep.js";
+import { VAE_TILING_MODES, type VAETilingMode } from "../pipeline/vae-tiling.js";
 import type { ClipSkipRule } from "../conditioning/index.js";
 import type { DenoiseProgress } from "../pipeline/denoise.js";
 import { DEVICES, type Device } from "../runtime/index.js";
@@ -41,6 +42,7 @@ const USAGE = `usage: vellum generate --model PATH --prompt P --out image.png [o
   --original-size H,W --crops-top-left T,L --target-size H,W   SDXL size conditioning
   --lora FILE[:WEIGHT]       apply a LoRA (repeatable; weight −4..4, default 1)
   --vae FILE                 use this VAE instead of the checkpoint's
+  --vae-tiling auto|on|off   decode in 512 px tiles (diffusers' tiled_decode); auto (default): only above 768×768 px
   --literal                  plain-text prompts truncated like diffusers' encode_prompt
   --out FILE                 .png, .jpg or .webp (a sweep writes FILE-cs<N>.<ext> per value)
   --grid FILE                sweep: also write a labelled grid
@@ -135,6 +137,7 @@ export async function generate(args: string[]): Promise<number> {
         "target-size": { type: "string" },
         lora: { type: "string", multiple: true },
         vae: { type: "string" },
+        "vae-tiling": { type: "string" },
         literal: { type: "boolean" },
         out: { type: "string" },
         grid: { type: "string" },
@@ -166,6 +169,8 @@ export async function generate(args: string[]): Promise<number> {
     const rule = values["clip-skip-rule"] ?? "symmetric";
     if (rule !== "symmetric" && rule !== "diffusers") throw new UsageError(`--clip-skip-rule must be symmetric or diffusers, got ${rule}`);
     const clipSkipRule: ClipSkipRule = rule;
+    const vaeTiling = values["vae-tiling"] ?? "auto";
+    if (!(VAE_TILING_MODES as readonly string[]).includes(vaeTiling)) throw new UsageError(`--vae-tiling must be auto, on or off, got ${vaeTiling}`);
     const seed = values.seed !== undefined ? BigInt(values.seed) : BigInt(randomInt(0, 2 ** 32));
     const format = formatOf(values.out ?? "out.png");
 
@@ -235,6 +240,7 @@ export async function generate(args: string[]): Promise<number> {
       ...(originalSize && { originalSize }),
       ...(cropsTopLeft && { cropsTopLeft }),
       ...(targetSize && { targetSize }),
+      vaeTiling: vaeTiling as VAETilingMode,
       format,
     };
     console.error(`model ${model.source} (${model.family}), seed ${seed}`);

@@ -8,6 +8,7 @@ import { createScheduler, type Noise } from "../schedulers/index.js";
 import { float32, type Float32Tensor } from "../tensor/tensor.js";
 import { denoise, type DenoiseProgress } from "./denoise.js";
 import type { Pipeline } from "./pipeline.js";
+import { decodeVAE, type VAETilingMode } from "./vae-tiling.js";
 
 export interface TextToImageRequest {
   prompt: string;
@@ -36,6 +37,8 @@ export interface TextToImageRequest {
   originalSize?: readonly [number, number];
   cropsTopLeft?: readonly [number, number];
   targetSize?: readonly [number, number];
+  /** Tiled VAE decode (pipeline/vae-tiling.ts): "auto" (default) tiles only images above 768 × 768 px. */
+  vaeTiling?: VAETilingMode;
 }
 
 export interface GenerateContext {
@@ -102,15 +105,14 @@ export async function textToImage(pipeline: Pipeline, req: TextToImageRequest, c
     ...(ctx.signal !== undefined && { signal: ctx.signal }),
     ...(ctx.onProgress !== undefined && { onProgress: ctx.onProgress }),
   });
-  const image = await decodeLatents(pipeline, latents);
+  const image = await decodeLatents(pipeline, latents, req.vaeTiling);
   return { image, latents, embeddings, timesteps: scheduler.timesteps };
 }
 
-/** vae.decode(latents / scaling_factor) → pixels, as diffusers' output_type "np" and "pil". */
-export async function decodeLatents(pipeline: Pipeline, latents: Float32Tensor): Promise<DecodedImage> {
+/** vae.decode(latents / scaling_factor) → pixels, as diffusers' output_type "np" and "pil"; tiled per `vaeTiling`. */
+export async function decodeLatents(pipeline: Pipeline, latents: Float32Tensor, vaeTiling: VAETilingMode = "auto"): Promise<DecodedImage> {
   const scale = Math.fround(pipeline.vaeConfig.scalingFactor);
   const z = float32(latents.shape, latents.data.map((v) => v / scale));
   const decoder = await pipeline.vaeDecoder();
-  const out = await decoder.run({ latents: z });
-  return latentsImageToRgb(out["image"] as Float32Tensor);
+  return latentsImageToRgb(await decodeVAE(decoder, z, { mode: vaeTiling, scaleFactor: pipeline.vaeScaleFactor }));
 }
