@@ -9,10 +9,20 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { loadModel } from "../src/checkpoint/load.js";
 import { closeModel } from "../src/checkpoint/model.js";
-import { parseClipTextConfig } from "../src/models/clip-text.js";
 import { DEVICES, listSupportedBackends, resolveOptions, type Device, type OptimizationLevel, type SessionOptions } from "../src/runtime/index.js";
-import { clipTextFlops, unetFlops, vaeDecoderFlops } from "./flops.js";
-import { benchModel, cfgStepFeeds, openConditioner, openUNet, openVAEDecoder, PROMPT, runUNet, vaeFeeds } from "./stages.js";
+import { unetFlops, vaeDecoderFlops } from "./flops.js";
+import {
+  benchModel,
+  cfgStepFeeds,
+  openConditioner,
+  openUNet,
+  openVAEDecoder,
+  PROMPT,
+  runUNet,
+  sameEmbeddings,
+  timeTextEncode,
+  vaeFeeds,
+} from "./stages.js";
 import { runPipeline } from "./pipeline-run.js";
 import { formatProfile, summarizeProfile } from "./profile-summary.js";
 import { cpuMsSince, formatStage, gib, procStatusBytes, resetPeakRss, summarize, timeStage, type StageResult } from "./stats.js";
@@ -137,10 +147,19 @@ if (stages.has("load")) {
 }
 
 const unetStepFlops = unetFlops(m.unetConfig, { batch: 2, height: latent, width: latent, contextTokens: 77 });
+let textCacheBitIdentical: boolean | undefined;
 if (stages.has("text")) {
-  const clip = [m.model.textEncoder, m.model.textEncoder2].filter((c) => c !== undefined).map((c) => parseClipTextConfig(c.config));
-  const flops = clip.reduce((s, c) => s + clipTextFlops(c, { batch: 2, tokens: 77 }), 0);
-  report(await timeStage("text encode (pos+neg)", runs, flops, () => conditioner.encode(PROMPT)));
+  // The conditioner caches encoded prompts: "new" runs clear it first; "neg cached" encodes the negative untimed.
+  const { prompt, negativePrompt } = PROMPT;
+  const clear = async () => conditioner.clearCache();
+  const both = await timeTextEncode("text encode, pos + neg (both new)", runs, m, conditioner, clear, () => conditioner.encode(PROMPT));
+  // the same text on both sides is encoded once: one prompt, batch 1
+  const one = await timeTextEncode("text encode, one prompt", runs, m, conditioner, clear, () => conditioner.encode({ prompt, negativePrompt: prompt }));
+  const negCached = () => clear().then(() => conditioner.encode({ prompt: negativePrompt, negativePrompt }));
+  const posNew = await timeTextEncode("text encode, pos new + neg cached", runs, m, conditioner, negCached, () => conditioner.encode(PROMPT));
+  for (const r of [both, one, posNew]) report(r.result);
+  textCacheBitIdentical = sameEmbeddings(posNew.last, both.last);
+  console.log(`  pos new + neg cached bit-identical to both new: ${textCacheBitIdentical}`);
 }
 if (stages.has("unet")) report(await timeStage("UNet CFG step", runs, unetStepFlops, () => runUNet(unet, feeds)));
 if (values.profile !== undefined) {
@@ -159,6 +178,7 @@ if (stages.has("vae") || Number(values.steps) > 0) {
   }
   if (Number(values.steps) > 0) {
     const steps = Number(values.steps);
+    conditioner.clearCache(); // PROMPT is cached since the load: the pipeline run encodes it as a new request
     const ms = await runPipeline(m, conditioner, unet, decoder, { size, steps });
     report(summarize(`pipeline ${steps} steps`, [ms], 0));
   }
@@ -175,6 +195,7 @@ console.log(
     stages: Object.fromEntries(results.map((r) => [r.stage, { medianMs: r.medianMs, minMs: r.minMs, runsMs: r.runsMs, cpuMs: r.cpuMs, flops: r.flops, gflops: r.gflops }])),
     loadAverage: [loadBefore, loadavg()[0]],
     vaeOpenMs,
+    ...(textCacheBitIdentical !== undefined && { textCacheBitIdentical }),
     loadPeakRssBytes: loadPeaks,
     peakRssBytes: peak,
   }),

@@ -1,11 +1,15 @@
 // The benchmark's stages over one model: open the sessions (text encoders, UNet, VAE decoder) with our runtime
-// options, and the inputs of one CFG UNet step and one VAE decode at a given image size.
+// options, the inputs of one CFG UNet step and one VAE decode at a given image size, and the text-encode timing
+// (with an untimed cache set-up per run and the FLOPs of the rows the encoders actually ran).
 import type { PipelineModel } from "../src/checkpoint/model.js";
 import { createConditioner, type Conditioner, type PromptEmbeddings } from "../src/conditioning/index.js";
+import { parseClipTextConfig } from "../src/models/clip-text.js";
 import { buildUNetGraph, unetConfigFromJson, UNET_INPUTS, UNET_OUTPUT, type UNetConfig } from "../src/models/unet.js";
 import { buildVAEDecoderGraph, vaeConfigFromJson, VAE_DECODER_INPUT, type VAEConfig } from "../src/models/vae.js";
 import { createSession, type Session, type SessionOptions } from "../src/runtime/index.js";
 import { float32, type Float32Tensor } from "../src/tensor/tensor.js";
+import { clipTextFlops } from "./flops.js";
+import { cpuMsSince, summarize, type StageResult } from "./stats.js";
 
 export const PROMPT = { prompt: "a highly detailed matte painting of a city at night, neon signs, rain", negativePrompt: "blurry, lowres" };
 
@@ -71,3 +75,49 @@ export async function runUNet(unet: Session, feeds: Record<string, Float32Tensor
 export const vaeFeeds = (m: BenchModel, h: number, w: number): Record<string, Float32Tensor> => ({
   [VAE_DECODER_INPUT]: filled([1, m.vaeConfig.latentChannels, h, w], 3),
 });
+
+/** FLOPs the conditioner's encoders spent since `before` (its encodedRows then): the rows they actually ran. */
+function textFlopsSince(m: BenchModel, c: Conditioner, before: readonly number[]): number {
+  return c.encoders.reduce((sum, encoder, s) => {
+    const part = encoder === "text_encoder" ? m.model.textEncoder : m.model.textEncoder2;
+    return sum + clipTextFlops(parseClipTextConfig(part!.config), { batch: c.encodedRows[s]! - before[s]!, tokens: 77 });
+  }, 0);
+}
+
+/**
+ * Times `encode` `runs` times, each after an untimed `setup` (which sets the prompt cache up), after `warmup` untimed
+ * rounds (a new batch size reallocates in ONNX Runtime). FLOPs are those of the last timed run.
+ */
+export async function timeTextEncode(
+  stage: string,
+  runs: number,
+  m: BenchModel,
+  c: Conditioner,
+  setup: () => Promise<unknown>,
+  encode: () => Promise<PromptEmbeddings>,
+  warmup = 1,
+): Promise<{ result: StageResult; last: PromptEmbeddings }> {
+  for (let i = 0; i < warmup; i++) await setup().then(encode);
+  const runsMs: number[] = [];
+  const cpuMs: number[] = [];
+  let flops = 0;
+  let last: PromptEmbeddings | undefined;
+  for (let i = 0; i < runs; i++) {
+    await setup();
+    const rows = c.encodedRows;
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    last = await encode();
+    runsMs.push(performance.now() - t0);
+    cpuMs.push(cpuMsSince(c0));
+    flops = textFlopsSince(m, c, rows);
+  }
+  return { result: summarize(stage, runsMs, flops, cpuMs), last: last! };
+}
+
+/** Whether two encodings are equal bit for bit (every embedding tensor). */
+export function sameEmbeddings(a: PromptEmbeddings, b: PromptEmbeddings): boolean {
+  const bytes = (t: Float32Tensor | undefined) => (t === undefined ? Buffer.alloc(0) : Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  const parts = (e: PromptEmbeddings) => [e.promptEmbeds, e.negativePromptEmbeds, e.pooledPromptEmbeds, e.negativePooledPromptEmbeds];
+  return parts(a).every((t, i) => bytes(t).equals(bytes(parts(b)[i])));
+}
