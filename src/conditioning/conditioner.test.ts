@@ -73,6 +73,7 @@ describe.each(["sd1", "sdxl"] as const)("%s conditioner cache", (family) => {
     expectSameBits(miss, want, "miss");
     expectSameBits(hit, want, "hit");
     expect(fresh.cache.entries).toBe(0);
+    for (const [k, clipSkip] of clipSkips.entries()) expectSameBits([hit[k]!], [await fresh.encode({ ...req, clipSkip })], `clipSkip ${clipSkip} alone`);
   });
 
   it("a cached negative: the next request encodes only its positive (batch 1), bit-identical to an uncached pair", async () => {
