@@ -3,23 +3,28 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectClose, goldenPath } from "../../test/helpers/golden.js";
 import { loadComponentFolder } from "../checkpoint/model.js";
+import { latentsImageToRgb } from "../image/index.js";
 import type { SafetensorsFile } from "../checkpoint/safetensors.js";
 import { buildVAEDecoderGraph, buildVAEEncoderGraph, vaeConfigFromJson, VAE_DECODER_INPUT, VAE_DECODER_OUTPUT, VAE_ENCODER_INPUT, VAE_ENCODER_OUTPUTS } from "../models/vae.js";
 import { createGenerator } from "../rng/index.js";
 import { createSession, type Session } from "../runtime/index.js";
 import { float32, type Float32Tensor } from "../tensor/tensor.js";
+import type { Pipeline } from "./pipeline.js";
+import { decodeLatents } from "./text-to-image.js";
 import { decodeTiled, decodeVAE, encodeTiled, encodeVAE, shouldTile, tileStarts } from "./vae-tiling.js";
 
 const files: SafetensorsFile[] = [];
 let decoder: Session;
 let encoder: Session;
 let f: number;
+let scalingFactor: number;
 
 beforeAll(async () => {
   const c = loadComponentFolder(goldenPath("diffusion", "models/vae_sd1"), files);
   if (c === undefined) throw new Error("no golden vae_sd1");
   const config = vaeConfigFromJson(c.config);
   f = 2 ** (config.blockOutChannels.length - 1);
+  scalingFactor = config.scalingFactor;
   decoder = await createSession(buildVAEDecoderGraph(config, c.weights));
   encoder = await createSession(buildVAEEncoderGraph(config, c.weights));
 });
@@ -202,6 +207,23 @@ describe("decodeTiled", () => {
   it("refuses tile/overlap pairs whose crops would not cover the image", async () => {
     await expect(decodeTiled(decoder, randn([1, 4, 32, 32], 7n), { tileSize: 10, overlap: 0.25, scaleFactor: f })).rejects.toThrow(/does not tile evenly/);
     await expect(decodeTiled(decoder, randn([1, 4, 32, 32], 7n), { tileSize: 16, overlap: 1 })).rejects.toThrow(/overlap/);
+  });
+});
+
+describe("decodeLatents", () => {
+  it("decodes with the request's vaeTiling: auto = off below 96 × 96 cells, on tiles a latent over 64 cells", async () => {
+    // Only the members decodeLatents reads.
+    const pipeline = { vaeConfig: { scalingFactor }, vaeScaleFactor: f, vaeDecoder: () => Promise.resolve(decoder) } as unknown as Pipeline;
+    const latents = randn([1, 4, 66, 20], 10n); // taller than one 64-cell tile
+    const off = await decodeLatents(pipeline, latents, "off");
+    const auto = await decodeLatents(pipeline, latents);
+    const on = await decodeLatents(pipeline, latents, "on");
+    expect(auto.np.data).toEqual(off.np.data);
+    expect([on.height, on.width]).toEqual([66 * f, 20 * f]);
+    const z = float32(latents.shape, latents.data.map((v) => v / Math.fround(scalingFactor)));
+    expect(on.np.data).toEqual(latentsImageToRgb(await decodeTiled(decoder, z, { scaleFactor: f })).np.data);
+    expect(off.np.data).toEqual(latentsImageToRgb(await decodeWhole(z)).np.data);
+    expect(on.np.data).not.toEqual(off.np.data);
   });
 });
 
