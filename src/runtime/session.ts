@@ -8,6 +8,7 @@ import ort from "onnxruntime-node";
 import type { BuiltGraph } from "../graph/index.js";
 import { tensor, type DType, type Tensor } from "../tensor/tensor.js";
 import { assertDevice } from "./backends.js";
+import { withDirectWeightsWrite } from "./direct-save.js";
 import { materialize, modelDir, modelHash, removeSidecars, writeSidecars } from "./model-cache.js";
 import { optimizedNames, optionsKey, resolveOptions, toOrtOptions, type ResolvedOptions, type SessionOptions } from "./session-options.js";
 
@@ -85,7 +86,8 @@ async function openNative(modelPath: string, o: ResolvedOptions, onSaved: () => 
   const tmp = `${optimized}.${process.pid}.tmp`;
   let session: ort.InferenceSession;
   try {
-    session = await ort.InferenceSession.create(modelPath, toOrtOptions(o, { saveOptimizedTo: tmp }));
+    const weights = join(dirname(modelPath), names.weights);
+    session = await withDirectWeightsWrite(weights, () => ort.InferenceSession.create(modelPath, toOrtOptions(o, { saveOptimizedTo: tmp })));
   } catch (e) {
     // Another process sharing the cache may have saved the optimised model meanwhile and deleted the float32 sidecars
     // this load was reading: its optimised model holds the same weights.
