@@ -10,6 +10,7 @@ import { parseArgs } from "node:util";
 import { loadModel } from "../src/checkpoint/load.js";
 import { closeModel } from "../src/checkpoint/model.js";
 import { DEVICES, listSupportedBackends, resolveOptions, type Device, type OptimizationLevel, type SessionOptions } from "../src/runtime/index.js";
+import { UNET_SESSION } from "../src/pipeline/pipeline.js";
 import { unetFlops, vaeDecoderFlops } from "./flops.js";
 import {
   benchModel,
@@ -31,7 +32,8 @@ const USAGE = `usage: npm run bench -- --model FILE [--size 512] [--steps N] [--
   [--device cpu|webgpu|cuda] [--attention mha|unfused] [--opt-level disabled|basic|extended|all] [--prepack on|off] [--arena on|off]
   [--f32-weights on|off] [--cache-optimized | --no-cache-optimized] [--cache-dir DIR | --fresh-cache] [--stages load,text,unet,vae] [--profile PREFIX] [--list-backends]
   --profile: profile the UNet session and print its kernel time per operator type
-  --cache-optimized: save/load ONNX Runtime's optimised model (default: on for weight files ≥ 256 MiB)
+  --opt-level: every session's ONNX Runtime level (default: the pipeline's, UNet "extended", others "all")
+  --cache-optimized: save/load ONNX Runtime's optimised model (default off)
   --f32-weights: CPU: widen 16-bit checkpoint weights once into a float32 file in the cache (default on) or Cast in-graph (off)`;
 
 const { values } = parseArgs({
@@ -88,7 +90,7 @@ const opts: SessionOptions = {
   ...(values.arena !== undefined && { memArena: values.arena !== "off" }),
   ...(values["f32-weights"] !== undefined && { float32Weights: values["f32-weights"] !== "off" }),
 };
-const resolved = { ...resolveOptions(opts), cacheOptimized: opts.cacheOptimized ?? "auto" };
+const resolved = { ...resolveOptions(opts), unetOptimizationLevel: opts.optimizationLevel ?? UNET_SESSION.optimizationLevel };
 const loadBefore = loadavg()[0]!;
 console.log(`model ${values.model}, ${size}×${size}, ${runs} runs; ${cpus().length} × ${cpus()[0]?.model ?? "?"}; load average ${loadBefore.toFixed(1)}`);
 console.log(`options ${JSON.stringify({ ...resolved, attention: process.env["VELLUM_ATTENTION"] ?? "mha", cache: process.env["VELLUM_CACHE_DIR"] ?? "default" })}`);

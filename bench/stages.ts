@@ -6,6 +6,7 @@ import { createConditioner, type Conditioner, type PromptEmbeddings } from "../s
 import { parseClipTextConfig } from "../src/models/clip-text.js";
 import { buildUNetGraph, unetConfigFromJson, UNET_INPUTS, UNET_OUTPUT, type UNetConfig } from "../src/models/unet.js";
 import { buildVAEDecoderGraph, vaeConfigFromJson, VAE_DECODER_INPUT, type VAEConfig } from "../src/models/vae.js";
+import { UNET_SESSION } from "../src/pipeline/pipeline.js";
 import { createSession, type Session, type SessionOptions } from "../src/runtime/index.js";
 import { float32, type Float32Tensor } from "../src/tensor/tensor.js";
 import { clipTextFlops } from "./flops.js";
@@ -27,7 +28,9 @@ export function benchModel(model: PipelineModel): BenchModel {
 export const openConditioner = (m: BenchModel, opts: SessionOptions): Promise<Conditioner> =>
   createConditioner(m.model, opts.threads === undefined ? {} : { threads: opts.threads });
 
-export const openUNet = (m: BenchModel, opts: SessionOptions): Promise<Session> => createSession(buildUNetGraph(m.unetConfig, m.model.unet!.weights), opts);
+/** The UNet as the pipeline opens it (UNET_SESSION), unless `opts` says otherwise (e.g. --opt-level). */
+export const openUNet = (m: BenchModel, opts: SessionOptions): Promise<Session> =>
+  createSession(buildUNetGraph(m.unetConfig, m.model.unet!.weights), { ...UNET_SESSION, ...opts });
 
 export const openVAEDecoder = (m: BenchModel, opts: SessionOptions): Promise<Session> =>
   createSession(buildVAEDecoderGraph(m.vaeConfig, m.model.vae!.weights), opts);

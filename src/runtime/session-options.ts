@@ -20,7 +20,8 @@ export interface SessionOptions {
   prepacking?: boolean;
   /**
    * Save the optimised model (weights in a side file) in the model's cache folder and load it next time instead
-   * of optimising again. Default (createSession): on when the model's weight files total ≥ 256 MiB. CPU provider only.
+   * of optimising again. Default off: it pays only where optimising is slow (level "all" on a full-size UNet, ≈ 6 s),
+   * and the pipeline opens the UNet at level "extended" (docs/performance.md). CPU provider only.
    */
   cacheOptimized?: boolean;
   /**

@@ -1,7 +1,7 @@
 // The only importer of onnxruntime-node. A Session runs a built graph on our Tensor type (int64 ids included).
 // Sessions are cached by model hash and options, and reference-counted: release() frees the native session when
-// its last user lets go. With `cacheOptimized`, the first session of a model saves ONNX Runtime's optimised graph
-// in the model's cache folder and later sessions load that instead of optimising again.
+// its last user lets go. With `cacheOptimized` (off by default), the first session of a model saves ONNX Runtime's
+// optimised graph in the model's cache folder and later sessions load that instead of optimising again.
 import { existsSync, readdirSync, renameSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import ort from "onnxruntime-node";
@@ -113,15 +113,8 @@ function newestProfile(prefix: string | undefined): string {
   return newest;
 }
 
-/** Models whose weight files reach this size save their optimised graph by default (real checkpoints, not test models). */
-export const CACHE_OPTIMIZED_MIN_BYTES = 256 * 2 ** 20;
-
-function weightBytes(built: BuiltGraph): number {
-  return built.externalFiles.reduce((sum, f) => sum + statSync(f.path).size, 0);
-}
-
 export async function createSession(built: BuiltGraph, opts: SessionOptions = {}): Promise<Session> {
-  const o = resolveOptions({ ...opts, cacheOptimized: opts.cacheOptimized ?? weightBytes(built) >= CACHE_OPTIMIZED_MIN_BYTES });
+  const o = resolveOptions(opts);
   if (o.device !== "cpu") assertDevice(o.device);
   const graph = o.device === "cpu" && o.float32Weights && built.widened !== undefined ? built.widened() : built;
   const hash = await modelHash(graph);
