@@ -120,6 +120,7 @@ async function* generateWith(pool: ModelPool, req: GenerateRequest, ctx: Generat
       steps: req.steps,
       guidanceScale: req.guidanceScale,
       ...(req.guidanceRescale !== undefined && { guidanceRescale: req.guidanceRescale }),
+      ...(req.vaeTiling !== undefined && { vaeTiling: req.vaeTiling }),
       ...(req.scheduler !== undefined && { scheduler: req.scheduler }),
       seed: req.seed,
       rng: "gpu",

@@ -25,6 +25,8 @@ export interface GenerateRequest {
   readonly guidanceScale: number;
   /** diffusers' `guidance_rescale` 0…1 (vellum extension field `guidanceRescale`); undefined = 0. */
   readonly guidanceRescale?: number;
+  /** VAE decode/encode in tiles (vellum extension field `vaeTiling`); undefined = "auto": tiles above 768 × 768 px only. */
+  readonly vaeTiling?: "auto" | "on" | "off";
   /** Seed of the first image; image i uses seed + i (wrapping is the caller's concern: seeds stay < 2^63). */
   readonly seed: bigint;
   /** Runware scheduler name as sent (canonical spelling, e.g. "DPM++ 2M Karras"); undefined → the model's own. */

@@ -1,9 +1,9 @@
 // Image → latents as diffusers' retrieve_latents(vae.encode(x), generator) · scaling_factor:
 // `(mean + std · eps) · scaling_factor`, with eps one draw of the pipeline's generator.
-import { VAE_ENCODER_INPUT, VAE_ENCODER_OUTPUTS } from "../models/vae.js";
 import type { Noise } from "../schedulers/index.js";
 import { float32, type Float32Tensor } from "../tensor/tensor.js";
 import type { Pipeline } from "./pipeline.js";
+import { encodeVAE, type VAETilingMode } from "./vae-tiling.js";
 
 const fr = Math.fround;
 
@@ -14,11 +14,10 @@ export interface EncodedLatents {
   eps: Float32Tensor;
 }
 
-export async function encodeLatents(pipeline: Pipeline, image: Float32Tensor /* [1, 3, H, W] */, generator: Noise): Promise<EncodedLatents> {
+/** `vaeTiling`: encode in overlapping tiles (vae-tiling.ts) — "auto" only above 768 × 768 pixels. */
+export async function encodeLatents(pipeline: Pipeline, image: Float32Tensor /* [1, 3, H, W] */, generator: Noise, vaeTiling: VAETilingMode = "auto"): Promise<EncodedLatents> {
   const encoder = await pipeline.vaeEncoder();
-  const out = await encoder.run({ [VAE_ENCODER_INPUT]: image });
-  const mean = out[VAE_ENCODER_OUTPUTS.mean] as Float32Tensor; // [1, C, h, w]
-  const std = out[VAE_ENCODER_OUTPUTS.std] as Float32Tensor; // [1, C, h, w]
+  const { mean, std } = await encodeVAE(encoder, image, { mode: vaeTiling, scaleFactor: pipeline.vaeScaleFactor }); // each [1, C, h, w]
   const eps = generator.randn(mean.shape);
   const scale = fr(pipeline.vaeConfig.scalingFactor);
   const latents = float32(mean.shape, mean.data.map((m, k) => fr(scale * fr(m + fr(std.data[k]! * eps.data[k]!)))));

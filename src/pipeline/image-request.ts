@@ -104,7 +104,7 @@ export async function denoiseFromStart(
     ...loopHooks(ctx),
   });
   return {
-    image: await decodeLatents(pipeline, latents),
+    image: await decodeLatents(pipeline, latents, req.vaeTiling),
     latents,
     embeddings: run.embeddings,
     timesteps: scheduler.timesteps.slice(startIndex),

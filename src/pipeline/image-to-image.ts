@@ -26,7 +26,7 @@ export async function imageToImage(pipeline: Pipeline, req: ImageToImageRequest,
   const { scheduler, generator } = run;
   const { startIndex } = run.schedule;
 
-  const { latents: imageLatents } = await encodeLatents(pipeline, image, generator); // [1, C, h, w]
+  const { latents: imageLatents } = await encodeLatents(pipeline, image, generator, req.vaeTiling); // [1, C, h, w]
   const noise = generator.randn(run.latentShape);
   const startLatents = scheduler.addNoise(imageLatents, noise, startIndex);
 

@@ -53,7 +53,7 @@ export async function inpaint(pipeline: Pipeline, req: InpaintRequest, ctx: Imag
   const { startIndex } = run.schedule;
   const strengthMax = req.strength === 1;
 
-  const imageLatents = kind === "blend" || !strengthMax ? (await encodeLatents(pipeline, initImage, generator)).latents : undefined;
+  const imageLatents = kind === "blend" || !strengthMax ? (await encodeLatents(pipeline, initImage, generator, req.vaeTiling)).latents : undefined;
   const noise = generator.randn(latentShape); // [1, C, h, w]
   const startLatents = strengthMax
     ? float32(latentShape, noise.data.map((v) => fr(v * fr(scheduler.initNoiseSigma))))
@@ -61,7 +61,7 @@ export async function inpaint(pipeline: Pipeline, req: InpaintRequest, ctx: Imag
 
   const maskLatents = downsampleMaskNearest(mask, latentShape[2]!, latentShape[3]!); // [1, 1, h, w]
   const masked = maskedImage(initImage, mask); // [1, 3, H, W]
-  const maskedImageLatents = kind === "concat" ? (await encodeLatents(pipeline, masked, generator)).latents : undefined;
+  const maskedImageLatents = kind === "concat" ? (await encodeLatents(pipeline, masked, generator, req.vaeTiling)).latents : undefined;
   if (kind === "blend") generator.randn(latentShape); // diffusers encodes the masked image anyway: its eps is drawn
 
   const last = scheduler.timesteps.length - 1;

@@ -153,7 +153,7 @@ export async function* renderSweep(pipeline: Pipeline, req: Omit<RenderRequest, 
     await denoiseGroup(pipeline, req, lanes, ctx);
     for (const lane of lanes) {
       if (ctx.signal?.aborted) throw new CancelledError();
-      const image = await decodeLatents(pipeline, lane.latents);
+      const image = await decodeLatents(pipeline, lane.latents, req.vaeTiling);
       const clipSkip = clipSkips[lane.index]!;
       const full: RenderRequest = { ...req, clipSkip };
       const result = { image, latents: lane.latents, embeddings: lane.embeddings, timesteps: lane.scheduler.timesteps };

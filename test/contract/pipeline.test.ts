@@ -164,6 +164,16 @@ describe("real pipeline through the API", () => {
     const bad = await post([inference({ guidanceRescale: 1.5 })]);
     expect(bad.body.errors![0]).toMatchObject({ code: "invalidGuidanceRescale", min: 0, max: 1 });
   });
+
+  it("vaeTiling: on decodes a 576 px wide image in 512 px tiles, auto and off decode it whole", async () => {
+    const at576 = (vaeTiling?: string) => inference({ width: 576, height: 128, steps: 1, ...(vaeTiling !== undefined && { vaeTiling }) });
+    const { body } = await post([at576(), at576("off"), at576("on")]);
+    const [auto, off, on] = ["auto", "off", "on"].map((_, i) => bytesOf(body.data![i]!));
+    expect(auto!.equals(off!)).toBe(true);
+    expect(on!.equals(off!)).toBe(false);
+    const bad = await post([inference({ vaeTiling: "always" })]);
+    expect(bad.body.errors![0]).toMatchObject({ code: "invalidVaeTiling", parameter: "vaeTiling" });
+  });
 });
 
 describe("img2img and inpainting through the API", () => {

@@ -79,6 +79,7 @@ const P = {
   promptWeighting: param(z.enum(["compel", "sdEmbeds", ""]), { code: "invalidPromptWeighting", type: "string", rule: "promptWeighting must be compel or sdEmbeds." }),
   usePromptWeighting: param(z.boolean(), { code: "invalidUsePromptWeighting", type: "boolean", rule: "usePromptWeighting must be a boolean." }),
   guidanceRescale: param(z.number().min(0).max(1), { code: "invalidGuidanceRescale", type: "float", min: 0, max: 1, rule: "guidanceRescale (vellum extension, diffusers' guidance_rescale) must be a float between 0 and 1." }),
+  vaeTiling: param(z.enum(["auto", "on", "off"]), { code: "invalidVaeTiling", type: "string", rule: "vaeTiling (vellum extension) must be auto, on or off." }),
   includeProgress: param(z.boolean(), { code: "invalidIncludeProgress", type: "boolean", rule: "includeProgress must be a boolean." }),
   acceleration: param(z.literal("none"), { code: "unsupportedParameter", type: "string", rule: "Only acceleration \"none\" is supported by this server." }),
 };
@@ -134,6 +135,7 @@ export function validateImageInference(task: Record<string, unknown>, catalog: M
   const steps = read(task, "steps", P.steps) ?? d.steps ?? 20;
   const guidanceScale = read(task, "CFGScale", P.CFGScale) ?? d.CFGScale ?? 7;
   const guidanceRescale = read(task, "guidanceRescale", P.guidanceRescale);
+  const vaeTiling = read(task, "vaeTiling", P.vaeTiling);
   const seed = read(task, "seed", P.seed) ?? BigInt(randomInt(1, 2 ** 32 - 1));
   const schedulerName = read(task, "scheduler", P.scheduler);
   const scheduler = schedulerName === undefined || schedulerName === "Default" ? d.scheduler : schedulerName;
@@ -195,6 +197,7 @@ export function validateImageInference(task: Record<string, unknown>, catalog: M
     steps,
     guidanceScale,
     ...(guidanceRescale !== undefined ? { guidanceRescale } : {}),
+    ...(vaeTiling !== undefined ? { vaeTiling } : {}),
     seed,
     ...(scheduler !== undefined ? { scheduler } : {}),
     clipSkip,
