@@ -6,7 +6,7 @@
 import type { Family, PipelineModel } from "../checkpoint/model.js";
 import { buildClipTextGraph, CLIP_OUTPUTS, parseClipTextConfig, type ClipTextConfig } from "../models/clip-text.js";
 import { tokenizeLiteral, tokenizeWeighted, type PromptChunk } from "../prompt/index.js";
-import { createSession, type Device, type Session } from "../runtime/index.js";
+import { createSession, type Device, type Session, type SessionOptions } from "../runtime/index.js";
 import { float32, tensor, type Float32Tensor, type Tensor } from "../tensor/tensor.js";
 import { ClipTokenizer } from "../tokenizer/index.js";
 import { chooseLayers, maxClipSkip, usesPenultimate, type EncoderName, type LayerChoice } from "./clip-skip.js";
@@ -58,6 +58,11 @@ export interface ConditionerOptions {
   device?: Device;
   /** Bound of the cache of encoded prompts (embedding-cache.ts); default 64 MiB, 0 disables it. */
   embeddingCacheMaxBytes?: number;
+  /**
+   * Keep the text encoders' 16-bit checkpoint weights in memory and widen them by Cast at each run, instead of
+   * float32 copies. Default: on for SDXL (its two encoders are 0.8 B parameters, 3.3 GB in float32), off otherwise.
+   */
+  compactTextEncoders?: boolean;
 }
 
 export interface Conditioner {
@@ -104,6 +109,13 @@ interface Need {
 
 const SEQ = 77;
 
+/**
+ * A text encoder kept in 16 bits: no float32 sidecar, and ONNX Runtime level "disabled" so the Cast nodes are not
+ * constant-folded into float32 copies at load; each Cast then runs just before its consumer and its float32 output
+ * is freed after it, so one layer's weight is widened at a time (docs/performance.md, SDXL).
+ */
+const COMPACT_SESSION: SessionOptions = { float32Weights: false, optimizationLevel: "disabled" };
+
 function encoderNames(family: Family): EncoderName[] {
   if (family === "sdxl") return ["text_encoder", "text_encoder_2"];
   if (family === "sdxl-refiner") return ["text_encoder_2"];
@@ -118,9 +130,12 @@ async function openSlot(model: PipelineModel, encoder: EncoderName, opts: Condit
   const tok = dir !== undefined ? ClipTokenizer.fromDir(dir) : ClipTokenizer.bundled();
   // Without a tokenizer folder: CLIP-L pads with EOS (49407), OpenCLIP (SD2, SDXL bigG) with 0.
   const padId = dir !== undefined ? tok.padId : encoder === "text_encoder_2" || model.family === "sd2" ? 0 : tok.eosId;
-  const session = await createSession(buildClipTextGraph(config, component.weights), {
+  const built = buildClipTextGraph(config, component.weights);
+  const compact = (opts.compactTextEncoders ?? (model.family === "sdxl" || model.family === "sdxl-refiner")) && built.widened !== undefined;
+  const session = await createSession(built, {
     ...(opts.threads !== undefined && { threads: opts.threads }),
     ...(opts.device !== undefined && { device: opts.device }),
+    ...(compact && COMPACT_SESSION),
   });
   return { encoder, config, session, tok, padId, hasProjection: component.weights.has("text_projection.weight") };
 }

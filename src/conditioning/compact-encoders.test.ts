@@ -1,0 +1,54 @@
+// SDXL text encoders kept in 16 bits (Cast at run time, ONNX Runtime level "disabled"): the same embeddings as
+// float32 copies, and no float32 sidecar written for them.
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { goldenPath } from "../../test/helpers/golden.js";
+import { loadModel } from "../checkpoint/load.js";
+import { closeModel } from "../checkpoint/model.js";
+import { createConditioner, type PromptEmbeddings } from "./conditioner.js";
+
+const cache = mkdtempSync(join(tmpdir(), "vellum-compact-"));
+let previous: string | undefined;
+beforeAll(() => {
+  previous = process.env["VELLUM_CACHE_DIR"];
+  process.env["VELLUM_CACHE_DIR"] = cache;
+});
+afterAll(() => {
+  if (previous === undefined) delete process.env["VELLUM_CACHE_DIR"];
+  else process.env["VELLUM_CACHE_DIR"] = previous;
+  rmSync(cache, { recursive: true, force: true });
+});
+
+/** Files in the cache's model folders whose names start with `prefix`. */
+const cached = (prefix: string) => readdirSync(join(cache, "onnx")).flatMap((d) => readdirSync(join(cache, "onnx", d)).filter((f) => f.startsWith(prefix)));
+
+async function encode(compact: boolean): Promise<PromptEmbeddings> {
+  const { model } = loadModel(goldenPath("diffusion", "single_file", "tiny_sdxl_fp16.safetensors"));
+  const conditioner = await createConditioner(model, { threads: 1, compactTextEncoders: compact, embeddingCacheMaxBytes: 0 });
+  try {
+    return await conditioner.encode({ prompt: "a (lighthouse:1.3) at dusk", negativePrompt: "blurry", clipSkip: 1 });
+  } finally {
+    await conditioner.release();
+    closeModel(model);
+  }
+}
+
+describe("compact (16-bit) SDXL text encoders", () => {
+  it("give the float32 copies' embeddings, and write no float32 sidecar", async () => {
+    const compact = await encode(true);
+    expect(cached("f32-")).toEqual([]);
+    const wide = await encode(false);
+    expect(cached("f32-").length).toBeGreaterThan(0);
+    for (const key of ["promptEmbeds", "negativePromptEmbeds", "pooledPromptEmbeds", "negativePooledPromptEmbeds"] as const) {
+      const a = compact[key]!.data as Float32Array;
+      const b = wide[key]!.data as Float32Array;
+      expect(a.length).toBe(b.length);
+      const scale = b.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      const worst = a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
+      // same weights and ops; only ONNX Runtime's fusions differ (float rounding)
+      expect(worst, key).toBeLessThanOrEqual(1e-5 * scale);
+    }
+  });
+});
