@@ -128,6 +128,27 @@ export class GraphCore {
     const key = ref.bytes.kind === "memory" ? ref.bytes.tensor : `${ref.bytes.path}\0${ref.bytes.offset}\0${ref.bytes.byteLength}\0${ref.dtype}\0${ref.shape.join(",")}`;
     const hit = this.weightCache.get(key);
     if (hit) return hit;
+    const { init, value } = this.initializerFor(ref);
+    let v: Value = value;
+    if (ref.dtype !== "float32") {
+      v = this.op("Cast", [v], { to: ONNX_FLOAT }, { name: `${ref.name}/cast` });
+      if (ref.bytes.kind === "file" && (ref.dtype === "float16" || ref.dtype === "bfloat16")) {
+        this.halves.push({ init, cast: this.nodes[this.nodes.length - 1]!, value: v.name, path: ref.bytes.path });
+      }
+    }
+    this.weightCache.set(key, v);
+    return v;
+  }
+
+  /**
+   * A weight in the precision its file stores it (no Cast, never widened into a sidecar): for lookups such as a token
+   * embedding table, where gathering the rows first and widening only those is exact and keeps the table 16-bit.
+   */
+  storedWeight(ref: WeightRef): { value: Value; dtype: DType } {
+    return { value: this.initializerFor(ref).value, dtype: ref.dtype };
+  }
+
+  private initializerFor(ref: WeightRef): { init: TensorProtoData; value: Value } {
     const name = this.unique(ref.name);
     let init: TensorProtoData;
     if (ref.bytes.kind === "file") {
@@ -138,15 +159,7 @@ export class GraphCore {
       init = { name, dtype: ref.dtype, dims: ref.shape, raw: toBytes(ref.bytes.tensor).slice() };
     }
     this.initializers.push(init);
-    let v: Value = { name };
-    if (ref.dtype !== "float32") {
-      v = this.op("Cast", [v], { to: ONNX_FLOAT }, { name: `${ref.name}/cast` });
-      if (ref.bytes.kind === "file" && (ref.dtype === "float16" || ref.dtype === "bfloat16")) {
-        this.halves.push({ init, cast: this.nodes[this.nodes.length - 1]!, value: v.name, path: ref.bytes.path });
-      }
-    }
-    this.weightCache.set(key, v);
-    return v;
+    return { init, value: { name } };
   }
 
   private fileFor(path: string): ExternalFile {

@@ -7,7 +7,7 @@
 // without LN (SDXL) for any number of c values from one run.
 import type { JsonConfig } from "../checkpoint/model.js";
 import type { WeightSource } from "../checkpoint/weights.js";
-import { GraphBuilder, type BuiltGraph, type Value } from "../graph/index.js";
+import { GraphBuilder, ONNX_FLOAT, type BuiltGraph, type Value } from "../graph/index.js";
 import { float32 } from "../tensor/tensor.js";
 
 export interface ClipTextConfig {
@@ -77,7 +77,10 @@ export function buildClipTextGraph(config: ClipTextConfig, weights: WeightSource
   const p = "text_model";
 
   const ids = g.input("input_ids", "int64", ["batch", T]); // [B, 77]
-  const tokens = g.gather(w(`${p}.embeddings.token_embedding.weight`), ids, 0, `${p}.embeddings.token_embedding`); // [B, 77, H]
+  // The rows are gathered from the table as stored, then widened: a 16-bit table (49408 × H) never gets a float32 copy.
+  const table = g.storedWeight(weights.get(`${p}.embeddings.token_embedding.weight`));
+  let tokens = g.gather(table.value, ids, 0, `${p}.embeddings.token_embedding`); // [B, 77, H]
+  if (table.dtype !== "float32") tokens = g.op("Cast", [tokens], { to: ONNX_FLOAT }, { name: `${p}.embeddings.token_embedding/cast` });
   const positions = g.slice(w(`${p}.embeddings.position_embedding.weight`), [0], [T], [0], undefined, `${p}.embeddings.position_embedding`); // [77, H]
   let x = g.add(tokens, positions, { name: `${p}.embeddings` }); // [B, 77, H]
 
