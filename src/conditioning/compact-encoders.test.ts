@@ -36,6 +36,26 @@ async function encode(compact: boolean): Promise<PromptEmbeddings> {
 }
 
 describe("compact (16-bit) SDXL text encoders", () => {
+  it("encode each prompt alone, so a cached negative gives the same bits as encoding both together", async () => {
+    const { model } = loadModel(goldenPath("diffusion", "single_file", "tiny_sdxl_fp16.safetensors"));
+    const fresh = await createConditioner(model, { threads: 1, embeddingCacheMaxBytes: 0 });
+    const cached = await createConditioner(model, { threads: 1 });
+    try {
+      const req = { prompt: "a (lighthouse:1.3) at dusk", negativePrompt: "blurry, lowres", clipSkip: 0 };
+      const both = await fresh.encode(req);
+      const runs = fresh.runs;
+      expect(runs).toBe(4); // two encoders × two prompts
+      await cached.encode({ prompt: req.negativePrompt, negativePrompt: req.negativePrompt, clipSkip: 0 });
+      const withCachedNegative = await cached.encode(req);
+      for (const key of ["promptEmbeds", "negativePromptEmbeds", "pooledPromptEmbeds", "negativePooledPromptEmbeds"] as const) {
+        expect(Buffer.from((withCachedNegative[key]!.data as Float32Array).buffer).equals(Buffer.from((both[key]!.data as Float32Array).buffer)), key).toBe(true);
+      }
+    } finally {
+      await Promise.all([fresh.release(), cached.release()]);
+      closeModel(model);
+    }
+  });
+
   it("give the float32 copies' embeddings, and write no float32 sidecar", async () => {
     const compact = await encode(true);
     expect(cached("f32-")).toEqual([]);

@@ -2,7 +2,8 @@
 // and negative prompt, all their 77-token chunks and any number of clipSkip values: the graph returns every hidden
 // state and its final-LN'd twin, and the layer is picked here. Each prompt's embeddings per layer are kept in an exact
 // LRU cache (embedding-cache.ts), so a run encodes only the prompts not seen before, and a request whose prompts
-// are all cached runs no encoder. Rows of a batch are independent, so a cached prompt is bit-identical to a fresh one.
+// are all cached runs no encoder. With prepacked float32 weights ONNX Runtime's rows of a batch are independent, so a
+// cached prompt is bit-identical to a fresh one; compact (16-bit) encoders are not, so they encode one prompt per run.
 import type { Family, PipelineModel } from "../checkpoint/model.js";
 import { buildClipTextGraph, CLIP_OUTPUTS, parseClipTextConfig, type ClipTextConfig } from "../models/clip-text.js";
 import { tokenizeLiteral, tokenizeWeighted, type PromptChunk } from "../prompt/index.js";
@@ -91,6 +92,8 @@ interface Slot {
   tok: ClipTokenizer;
   padId: number;
   hasProjection: boolean;
+  /** 16-bit weights widened at run time (compactTextEncoders): not batch-invariant, so prompts run one by one. */
+  compact: boolean;
 }
 
 /** One prompt text tokenised for every encoder. */
@@ -137,7 +140,7 @@ async function openSlot(model: PipelineModel, encoder: EncoderName, opts: Condit
     ...(opts.device !== undefined && { device: opts.device }),
     ...(compact && COMPACT_SESSION),
   });
-  return { encoder, config, session, tok, padId, hasProjection: component.weights.has("text_projection.weight") };
+  return { encoder, config, session, tok, padId, hasProjection: component.weights.has("text_projection.weight"), compact };
 }
 
 function chunksOf(slot: Slot, text: string, literal: boolean): PromptChunk[] {
@@ -210,24 +213,28 @@ export async function createConditioner(model: PipelineModel, opts: ConditionerO
       }
     }
     if (missing.size === 0) return found;
-    const batch = [...missing.values()];
-    const outs: Record<string, Tensor>[] = [];
-    for (const [s, slot] of slots.entries()) {
-      const chunks = batch.flatMap((m) => m.prompt.chunks[s]!);
-      const ids = tensor("int64", [chunks.length, SEQ], BigInt64Array.from(chunks.flatMap((c) => c.ids.map(BigInt)))); // [rows, 77]
-      outs.push(await slot.session.run({ input_ids: ids }));
-      runs++;
-      encodedRows[s]! += chunks.length;
-    }
-    const rows = slots.map(() => 0);
-    for (const m of batch) {
-      for (const l of m.layers.values()) {
-        const key = embeddingKey(l, m.prompt.key);
-        const emb = select(outs, m.prompt, rows, l);
-        cache.set(key, emb);
-        found.set(key, emb);
+    // Compact encoders' kernels (weights widened at run time, no prepacking) round differently with the batch size, so
+    // there each prompt runs alone: an embedding never depends on which other prompts were missing from the cache.
+    const batches = slots.some((s) => s.compact) ? [...missing.values()].map((m) => [m]) : [[...missing.values()]];
+    for (const batch of batches) {
+      const outs: Record<string, Tensor>[] = [];
+      for (const [s, slot] of slots.entries()) {
+        const chunks = batch.flatMap((m) => m.prompt.chunks[s]!);
+        const ids = tensor("int64", [chunks.length, SEQ], BigInt64Array.from(chunks.flatMap((c) => c.ids.map(BigInt)))); // [rows, 77]
+        outs.push(await slot.session.run({ input_ids: ids }));
+        runs++;
+        encodedRows[s]! += chunks.length;
       }
-      slots.forEach((_, s) => (rows[s]! += m.prompt.chunks[s]!.length));
+      const rows = slots.map(() => 0);
+      for (const m of batch) {
+        for (const l of m.layers.values()) {
+          const key = embeddingKey(l, m.prompt.key);
+          const emb = select(outs, m.prompt, rows, l);
+          cache.set(key, emb);
+          found.set(key, emb);
+        }
+        slots.forEach((_, s) => (rows[s]! += m.prompt.chunks[s]!.length));
+      }
     }
     return found;
   }
