@@ -11,6 +11,7 @@ import { FolderCatalog } from "../catalog/catalog.js";
 import { ensureApiKey } from "../config/api-key-file.js";
 import { buildServerConfig, ConfigError, configFromEnv, configFromFile, type ServerConfig } from "../config/server-config.js";
 import { createWorkerGenerator } from "../jobs/worker-generator.js";
+import { probeDevice } from "../runtime/index.js";
 import { splitRedisArgs, startRedisServeParts } from "./worker.js";
 
 const HELP = `usage: vellum serve [--host H] [--port N] [--models DIR] [--data DIR] [--api-key KEY]... [--no-auth] [--public-url URL] [--config FILE]
@@ -24,6 +25,7 @@ const HELP = `usage: vellum serve [--host H] [--port N] [--models DIR] [--data D
   --public-url URL  base of image URLs handed to clients (default http://host:port)
   --max-pipelines N loaded pipelines kept in memory, least recently used evicted (default 2)
   --memory-budget GB  upper bound on the weights of loaded pipelines, in GB (default none)
+  --device cpu|cuda|webgpu  ONNX Runtime execution provider (default cpu; also VELLUM_DEVICE); checked at start
   --max-tasks-per-key N  running + queued tasks one API key may have (default 0 = no limit)
   --config FILE     YAML/JSON file with any setting of src/config/server-config.ts
   --redis URL       scale out: jobs go through Redis (BullMQ) to workers (\`vellum worker\`), results come back to
@@ -58,6 +60,7 @@ export function configFromArgs(args: string[], env: Record<string, string | unde
       "max-pipelines": { type: "string" },
       "memory-budget": { type: "string" },
       "max-tasks-per-key": { type: "string" },
+      device: { type: "string" },
       config: { type: "string" },
     },
     strict: true,
@@ -74,6 +77,7 @@ export function configFromArgs(args: string[], env: Record<string, string | unde
     maxPipelines: values["max-pipelines"],
     memoryBudgetGB: values["memory-budget"],
     maxTasksPerKey: values["max-tasks-per-key"],
+    device: values.device,
   };
   return buildServerConfig(file === undefined ? {} : configFromFile(file), configFromEnv(env), flags);
 }
@@ -106,7 +110,8 @@ export async function serve(args: string[]): Promise<number> {
     for (const s of catalog.skipped) logger.warn("model skipped", { path: s.path, reason: s.reason });
     const memoryBudgetBytes = config.memoryBudgetGB === undefined ? undefined : Math.round(config.memoryBudgetGB * 1e9);
     // loads and inference off the event loop
-    const pipelines = createWorkerGenerator({ maxPipelines: config.maxPipelines, ...(memoryBudgetBytes !== undefined && { memoryBudgetBytes }) });
+    await probeDevice(config.device);
+    const pipelines = createWorkerGenerator({ maxPipelines: config.maxPipelines, device: config.device, ...(memoryBudgetBytes !== undefined && { memoryBudgetBytes }) });
     const redis =
       redisUrl === undefined
         ? undefined

@@ -8,6 +8,7 @@ import { createBullmqQueue, type BullmqQueue } from "../jobs/bullmq-queue.js";
 import { createWorkerGenerator, type WorkerGenerator } from "../jobs/worker-generator.js";
 import { createRedisTaskMirror, type MirroredRecord, type TaskRecordMirror } from "../jobs/redis-task-mirror.js";
 import { startWorker, type VellumWorker } from "../jobs/worker.js";
+import { DEVICES, probeDevice, type Device } from "../runtime/index.js";
 
 const HELP = `usage: vellum worker --redis URL [--models DIR] [--data DIR] [--devices N] [--max-pipelines N] [--memory-budget GB] [--lock-ms N]
 
@@ -17,7 +18,8 @@ const HELP = `usage: vellum worker --redis URL [--models DIR] [--data DIR] [--de
   --devices N          jobs run at once, one per device (default 1)
   --max-pipelines N    loaded pipelines kept in memory, least recently used evicted (default 2; VELLUM_MAX_PIPELINES)
   --memory-budget GB   upper bound on the weights of loaded pipelines, in GB (default none; VELLUM_MEMORY_BUDGET_GB)
-  --lock-ms N          a worker silent this long is presumed dead and its job retried once elsewhere (default 30000)`;
+  --lock-ms N          a worker silent this long is presumed dead and its job retried once elsewhere (default 30000)
+  --device cpu|cuda|webgpu  ONNX Runtime execution provider (default cpu; VELLUM_DEVICE); checked at start`;
 
 export interface RedisWorkerOptions {
   readonly redisUrl: string;
@@ -25,6 +27,7 @@ export interface RedisWorkerOptions {
   readonly devices?: number;
   readonly maxPipelines?: number;
   readonly memoryBudgetBytes?: number;
+  readonly device?: Device;
   /** An existing generator to run jobs with (serve's own); otherwise one is started and closed with the worker. */
   readonly pipelines?: WorkerGenerator;
   readonly lockDurationMs?: number;
@@ -39,7 +42,11 @@ export function startPipelineWorker(opts: RedisWorkerOptions): { worker: VellumW
   const isOwn = opts.pipelines === undefined;
   const pipelines =
     opts.pipelines ??
-    createWorkerGenerator({ maxPipelines: opts.maxPipelines ?? 2, ...(opts.memoryBudgetBytes !== undefined && { memoryBudgetBytes: opts.memoryBudgetBytes }) });
+    createWorkerGenerator({
+      maxPipelines: opts.maxPipelines ?? 2,
+      ...(opts.memoryBudgetBytes !== undefined && { memoryBudgetBytes: opts.memoryBudgetBytes }),
+      ...(opts.device !== undefined && { device: opts.device }),
+    });
   const worker = startWorker({
     redisUrl: opts.redisUrl,
     generator: pipelines.generate,
@@ -118,6 +125,7 @@ export async function worker(args: string[]): Promise<number> {
         "max-pipelines": { type: "string" },
         "memory-budget": { type: "string" },
         "lock-ms": { type: "string" },
+        device: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -148,6 +156,9 @@ export async function worker(args: string[]): Promise<number> {
     const budgetGB = values["memory-budget"] ?? process.env.VELLUM_MEMORY_BUDGET_GB;
     const memoryBudgetBytes = budgetGB === undefined ? undefined : gigabytes(budgetGB);
     const lockDurationMs = int(values["lock-ms"], "--lock-ms");
+    const device = values.device ?? process.env.VELLUM_DEVICE ?? "cpu";
+    if (!(DEVICES as readonly string[]).includes(device)) throw new Error(`--device must be one of ${DEVICES.join(", ")}, got ${device}`);
+    await probeDevice(device as Device);
     const log = (message: string, fields?: Record<string, unknown>) => console.log(JSON.stringify({ time: new Date().toISOString(), message, ...fields }));
     const w = startPipelineWorker({
       redisUrl,
@@ -157,6 +168,7 @@ export async function worker(args: string[]): Promise<number> {
       ...(maxPipelines !== undefined ? { maxPipelines } : {}),
       ...(memoryBudgetBytes !== undefined ? { memoryBudgetBytes } : {}),
       ...(lockDurationMs !== undefined ? { lockDurationMs } : {}),
+      device: device as Device,
     });
     log("vellum worker ready", { redis: redisUrl.replace(/\/\/[^@]*@/, "//***@"), models: catalog.list().length });
     await new Promise<void>((resolve) => {

@@ -35,6 +35,14 @@ describe("server config", () => {
     expect(() => buildServerConfig({ memoryBudgetGB: "-1" })).toThrow(/memoryBudgetGB/);
   });
 
+  it("reads the execution provider: cpu by default, VELLUM_DEVICE, --device; refuses an unknown one", async () => {
+    expect(buildServerConfig().device).toBe("cpu");
+    expect(buildServerConfig(configFromEnv({ VELLUM_DEVICE: "webgpu" })).device).toBe("webgpu");
+    const { configFromArgs } = await import("../cli/serve.js");
+    expect(configFromArgs(["--device", "cuda"], { VELLUM_DEVICE: "webgpu" }).device).toBe("cuda");
+    expect(() => configFromArgs(["--device", "tpu"], {})).toThrow(/device/);
+  });
+
   it("names the bad setting", () => {
     expect(() => buildServerConfig({ port: 70000 })).toThrow(ConfigError);
     expect(() => buildServerConfig({ port: 70000 })).toThrow(/port/);

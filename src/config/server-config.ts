@@ -25,6 +25,8 @@ export const serverConfigSchema = z.object({
   /** Running + queued generation tasks one API key may have at once (0 = no limit); beyond it: rateLimitExceeded. */
   maxTasksPerKey: z.coerce.number().int().min(0).default(0),
   devices: positiveInt.default(1),
+  /** ONNX Runtime execution provider: cpu, cuda (CUDA provider installed) or webgpu (bundled; needs a GPU adapter). */
+  device: z.enum(["cpu", "cuda", "webgpu"]).default("cpu"),
   /** Loaded pipelines kept in the model pool (least recently used evicted). */
   maxPipelines: positiveInt.default(2),
   /** Upper bound on the summed weight size of loaded pipelines, in GB (10^9 bytes); unset = no budget. */
@@ -62,6 +64,7 @@ const ENV: Record<string, keyof ServerConfigInput> = {
   VELLUM_PUBLIC_URL: "publicUrl",
   VELLUM_MAX_QUEUE: "maxQueueLength",
   VELLUM_DEVICES: "devices",
+  VELLUM_DEVICE: "device",
   VELLUM_MAX_TASKS_PER_KEY: "maxTasksPerKey",
   VELLUM_MAX_PIPELINES: "maxPipelines",
   VELLUM_MEMORY_BUDGET_GB: "memoryBudgetGB",

@@ -7,6 +7,7 @@ import { loadModel } from "../checkpoint/load.js";
 import { closeModel, type PipelineModel } from "../checkpoint/model.js";
 import { loraTrainingInfo, mergeLoras, openLora, type LoRAFile, type LoRATrainingInfo } from "../lora/index.js";
 import { openPipeline, type Pipeline } from "../pipeline/pipeline.js";
+import type { Device } from "../runtime/index.js";
 import type { CatalogEntry } from "../catalog/types.js";
 import type { LoRARequest } from "./types.js";
 
@@ -17,6 +18,8 @@ export interface ModelPoolConfig {
   readonly memoryBudgetBytes?: number;
   /** ONNX Runtime intra-op threads per session (default: all cores). */
   readonly threads?: number;
+  /** ONNX Runtime execution provider of every pipeline (default cpu). */
+  readonly device?: Device;
 }
 
 export interface PoolRequest {
@@ -188,7 +191,8 @@ export class ModelPool {
         throw Object.assign(new Error(`${req.model.air} needs about ${mib(entry.bytes)} MiB of weights, more than the server's model memory budget (${mib(budget)} MiB).`), { code: "modelNotReady" });
       }
       await this.evict(entry);
-      const pipeline = await openPipeline(model, this.config.threads === undefined ? {} : { threads: this.config.threads });
+      const { threads, device } = this.config;
+      const pipeline = await openPipeline(model, { ...(threads !== undefined && { threads }), ...(device !== undefined && { device }) });
       this.loads++;
       const loaded: Loaded = { pipeline, loras, loraFiles };
       entry.loaded = loaded;
