@@ -10,6 +10,7 @@ import type { TaskRecord } from "../api/task-registry.js";
 import { FolderCatalog } from "../catalog/catalog.js";
 import { ensureApiKey } from "../config/api-key-file.js";
 import { buildServerConfig, ConfigError, configFromEnv, configFromFile, type ServerConfig } from "../config/server-config.js";
+import { defaultMemoryBudgetBytes } from "../jobs/model-pool.js";
 import { createWorkerGenerator } from "../jobs/worker-generator.js";
 import { probeDevice } from "../runtime/index.js";
 import { splitRedisArgs, startRedisServeParts } from "./worker.js";
@@ -24,7 +25,7 @@ const HELP = `usage: vellum serve [--host H] [--port N] [--models DIR] [--data D
   --no-auth         accept every request without a key (local development only)
   --public-url URL  base of image URLs handed to clients (default http://host:port)
   --max-pipelines N loaded pipelines kept in memory, least recently used evicted (default 2)
-  --memory-budget GB  upper bound on the weights of loaded pipelines, in GB (default none)
+  --memory-budget GB  upper bound on the weights of loaded pipelines (float32 size), in GB (default 75 % of RAM)
   --device cpu|cuda|webgpu  ONNX Runtime execution provider (default cpu; also VELLUM_DEVICE); checked at start
   --max-tasks-per-key N  running + queued tasks one API key may have (default 0 = no limit)
   --config FILE     YAML/JSON file with any setting of src/config/server-config.ts
@@ -108,10 +109,11 @@ export async function serve(args: string[]): Promise<number> {
   try {
     const catalog = await FolderCatalog.open({ modelsDir: config.modelsDir, dataDir: config.dataDir });
     for (const s of catalog.skipped) logger.warn("model skipped", { path: s.path, reason: s.reason });
-    const memoryBudgetBytes = config.memoryBudgetGB === undefined ? undefined : Math.round(config.memoryBudgetGB * 1e9);
+    const memoryBudgetBytes = config.memoryBudgetGB === undefined ? defaultMemoryBudgetBytes() : Math.round(config.memoryBudgetGB * 1e9);
+    logger.info("model memory budget", { gigabytes: +(memoryBudgetBytes / 1e9).toFixed(1), device: config.device });
     // loads and inference off the event loop
     await probeDevice(config.device);
-    const pipelines = createWorkerGenerator({ maxPipelines: config.maxPipelines, device: config.device, ...(memoryBudgetBytes !== undefined && { memoryBudgetBytes }) });
+    const pipelines = createWorkerGenerator({ maxPipelines: config.maxPipelines, device: config.device, memoryBudgetBytes });
     const redis =
       redisUrl === undefined
         ? undefined

@@ -5,6 +5,7 @@ import { parseArgs } from "node:util";
 import { FolderCatalog } from "../catalog/catalog.js";
 import type { ModelCatalog } from "../catalog/types.js";
 import { createBullmqQueue, type BullmqQueue } from "../jobs/bullmq-queue.js";
+import { defaultMemoryBudgetBytes } from "../jobs/model-pool.js";
 import { createWorkerGenerator, type WorkerGenerator } from "../jobs/worker-generator.js";
 import { createRedisTaskMirror, type MirroredRecord, type TaskRecordMirror } from "../jobs/redis-task-mirror.js";
 import { startWorker, type VellumWorker } from "../jobs/worker.js";
@@ -17,7 +18,7 @@ const HELP = `usage: vellum worker --redis URL [--models DIR] [--data DIR] [--de
   --data DIR           data folder (demo model; default ./data)
   --devices N          jobs run at once, one per device (default 1)
   --max-pipelines N    loaded pipelines kept in memory, least recently used evicted (default 2; VELLUM_MAX_PIPELINES)
-  --memory-budget GB   upper bound on the weights of loaded pipelines, in GB (default none; VELLUM_MEMORY_BUDGET_GB)
+  --memory-budget GB   upper bound on the weights of loaded pipelines (float32 size), in GB (default 75 % of RAM; VELLUM_MEMORY_BUDGET_GB)
   --lock-ms N          a worker silent this long is presumed dead and its job retried once elsewhere (default 30000)
   --device cpu|cuda|webgpu  ONNX Runtime execution provider (default cpu; VELLUM_DEVICE); checked at start`;
 
@@ -154,7 +155,7 @@ export async function worker(args: string[]): Promise<number> {
     const devices = int(values.devices, "--devices");
     const maxPipelines = int(values["max-pipelines"] ?? process.env.VELLUM_MAX_PIPELINES, "--max-pipelines");
     const budgetGB = values["memory-budget"] ?? process.env.VELLUM_MEMORY_BUDGET_GB;
-    const memoryBudgetBytes = budgetGB === undefined ? undefined : gigabytes(budgetGB);
+    const memoryBudgetBytes = budgetGB === undefined ? defaultMemoryBudgetBytes() : gigabytes(budgetGB);
     const lockDurationMs = int(values["lock-ms"], "--lock-ms");
     const device = values.device ?? process.env.VELLUM_DEVICE ?? "cpu";
     if (!(DEVICES as readonly string[]).includes(device)) throw new Error(`--device must be one of ${DEVICES.join(", ")}, got ${device}`);

@@ -29,7 +29,7 @@ export const serverConfigSchema = z.object({
   device: z.enum(["cpu", "cuda", "webgpu"]).default("cpu"),
   /** Loaded pipelines kept in the model pool (least recently used evicted). */
   maxPipelines: positiveInt.default(2),
-  /** Upper bound on the summed weight size of loaded pipelines, in GB (10^9 bytes); unset = no budget. */
+  /** Upper bound on the summed weight size (float32, as loaded) of loaded pipelines, in GB (10^9 bytes); unset = 75 % of RAM. */
   memoryBudgetGB: z.coerce.number().positive().optional(),
   maxBodyBytes: positiveInt.default(32 * 1024 * 1024),
   maxImageBytes: positiveInt.default(16 * 1024 * 1024),

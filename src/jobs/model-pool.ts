@@ -3,6 +3,7 @@
 // a LoRA variant is a merged overlay on its base (mergeLoras never modifies the base), so adding or dropping LoRAs
 // never reloads or corrupts the base. An entry in use is never evicted; eviction releases its ONNX sessions, closes its
 // LoRA files, and closes the base model's files once no pipeline uses it.
+import { totalmem } from "node:os";
 import { loadModel } from "../checkpoint/load.js";
 import { closeModel, type PipelineModel } from "../checkpoint/model.js";
 import { loraTrainingInfo, mergeLoras, openLora, type LoRAFile, type LoRATrainingInfo } from "../lora/index.js";
@@ -80,17 +81,32 @@ export function poolKey(req: PoolRequest): string {
   return `${req.model.air}|vae=${req.vae?.air ?? ""}|lora=${loras}`;
 }
 
-/** Bytes of every weight of the model's components (file ranges and merged in-memory tensors). */
+/**
+ * Memory the model's weights take once loaded on CPU: 16-bit weights are widened to float32 (twice their file size),
+ * except SDXL's text encoders, which stay 16-bit (compactTextEncoders). What the memory budget counts.
+ */
 export function modelWeightBytes(model: PipelineModel): number {
+  const compactEncoders = model.family === "sdxl" || model.family === "sdxl-refiner";
   let total = 0;
   for (const c of [model.unet, model.vae, model.textEncoder, model.textEncoder2]) {
     if (c === undefined) continue;
+    const widens = !(compactEncoders && (c === model.textEncoder || c === model.textEncoder2));
     for (const name of c.weights.names()) {
-      const b = c.weights.get(name).bytes;
-      total += b.kind === "file" ? b.byteLength : b.tensor.data.byteLength;
+      const w = c.weights.get(name);
+      const stored = w.bytes.kind === "file" ? w.bytes.byteLength : w.bytes.tensor.data.byteLength;
+      total += widens && (w.dtype === "float16" || w.dtype === "bfloat16") ? stored * 2 : stored;
     }
   }
   return total;
+}
+
+/**
+ * The budget when none is configured: 75 % of the machine's memory for loaded weights, leaving the rest for
+ * activations (≈ 1 GiB for SDXL at 1024² with tiled VAE decode) and the system; so two SDXL models on a 24 GiB machine
+ * take turns instead of exhausting it.
+ */
+export function defaultMemoryBudgetBytes(): number {
+  return Math.floor(0.75 * totalmem());
 }
 
 const nextTick = () => new Promise<void>((r) => setImmediate(r));
