@@ -2,10 +2,12 @@
 // Weights that live in a file become external-data initializers pointing into that file (never read into JS);
 // weights in memory become raw_data initializers. float16 / bfloat16 weights keep their dtype and are Cast
 // to float32 inside the graph, so every `weight()` value is float32. When file-backed 16-bit weights exist,
-// `BuiltGraph.widened()` gives the same graph reading them as float32 from sidecar files instead (widen.ts).
+// `BuiltGraph.widened()` gives the same graph reading them as float32 from sidecar files instead (widen.ts), and
+// `BuiltGraph.halved()` the same graph computing in float16 for GPU providers (halve.ts).
 import type { WeightRef } from "../checkpoint/weights.js";
 import { toBytes, type DType, type Tensor } from "../tensor/tensor.js";
 import { encodeModel, type AttrValue, type Dim, type NodeData, type TensorProtoData, type ValueInfo } from "./onnx-proto.js";
+import { halveGraph } from "./halve.js";
 import { widenGraph, type Float32Sidecar, type HalfWeight } from "./widen.js";
 
 export interface Value {
@@ -38,6 +40,11 @@ export interface BuiltGraph {
    * (no Cast nodes); absent when the graph has no such weight.
    */
   readonly widened?: () => BuiltGraph;
+  /**
+   * The same graph computing in float16 (halve.ts): 16-bit file weights used as stored or Cast to float16, constants
+   * converted, float32 inputs/outputs Cast at the edges so callers still feed and read float32. For GPU providers.
+   */
+  readonly halved?: () => BuiltGraph;
 }
 
 export interface OpOptions {
@@ -184,14 +191,16 @@ export class GraphCore {
     const inputs = [...this.inputs];
     const outputs = [...this.outputs];
     const files = [...this.files.values()];
-    if (this.halves.length === 0) return { bytes, externalFiles: files, inputs, outputs };
     const parts = { name: this.name, irVersion: IR_VERSION, opsets, nodes: [...this.nodes], initializers: [...this.initializers], inputs, outputs, files, halves: [...this.halves] };
+    const halved = (): BuiltGraph => ({ ...halveGraph(parts), inputs, outputs });
+    if (this.halves.length === 0) return { bytes, externalFiles: files, inputs, outputs, halved };
     return {
       bytes,
       externalFiles: files,
       inputs,
       outputs,
       widened: () => ({ ...widenGraph(parts), inputs, outputs }),
+      halved,
     };
   }
 }

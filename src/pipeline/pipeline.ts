@@ -77,8 +77,9 @@ export async function openPipeline(model: PipelineModel, opts: PipelineOptions =
     conditioner,
     unet,
     vaeScaleFactor: 2 ** (vaeConfig.blockOutChannels.length - 1),
-    vaeDecoder: () => (decoder ??= createSession(buildVAEDecoderGraph(vaeConfig, vaePart.weights), sessionOpts)),
-    vaeEncoder: () => (encoder ??= createSession(buildVAEEncoderGraph(vaeConfig, vaePart.weights), sessionOpts)),
+    // the VAE computes in float32 on every device: float16 overflows to NaN in its decoder (diffusers' force_upcast)
+    vaeDecoder: () => (decoder ??= createSession(buildVAEDecoderGraph(vaeConfig, vaePart.weights), { ...sessionOpts, precision: "float32" })),
+    vaeEncoder: () => (encoder ??= createSession(buildVAEEncoderGraph(vaeConfig, vaePart.weights), { ...sessionOpts, precision: "float32" })),
     async release() {
       const sessions = [unet, ...(decoder ? [await decoder] : []), ...(encoder ? [await encoder] : [])];
       await Promise.all([conditioner.release(), ...sessions.map((s) => s.release())]);

@@ -6,6 +6,7 @@ import type ort from "onnxruntime-node";
 import type { Device } from "./backends.js";
 
 export type OptimizationLevel = "disabled" | "basic" | "extended" | "all";
+export type Precision = "float32" | "float16";
 
 export interface SessionOptions {
   /** intra-op threads; default = available cores. */
@@ -35,6 +36,12 @@ export interface SessionOptions {
    * other devices always keep the 16-bit weights + Cast.
    */
   float32Weights?: boolean;
+  /**
+   * Compute precision. "float16" runs the graph's float16 variant (graph/halve.ts: 16-bit weights as stored, float16
+   * activations; inputs and outputs stay float32 for the caller). Default "float32" on CPU, "float16" on cuda/webgpu.
+   * Models that overflow in float16 opt out with "float32" (the VAE, as diffusers' `force_upcast`).
+   */
+  precision?: Precision;
   /** Write ONNX Runtime's per-node profile (JSON) to files starting with this prefix; see Session.endProfiling. */
   profilePrefix?: string;
 }
@@ -42,22 +49,24 @@ export interface SessionOptions {
 export type ResolvedOptions = Required<Omit<SessionOptions, "profilePrefix">> & Pick<SessionOptions, "profilePrefix">;
 
 export function resolveOptions(opts: SessionOptions): ResolvedOptions {
+  const device = opts.device ?? "cpu";
   return {
     threads: opts.threads ?? availableParallelism(),
     interOpThreads: opts.interOpThreads ?? 1,
-    device: opts.device ?? "cpu",
+    device,
     optimizationLevel: opts.optimizationLevel ?? "all",
     prepacking: opts.prepacking ?? true,
     cacheOptimized: opts.cacheOptimized ?? false,
     memArena: opts.memArena ?? false,
     float32Weights: opts.float32Weights ?? true,
+    precision: opts.precision ?? (device === "cpu" ? "float32" : "float16"),
     ...(opts.profilePrefix !== undefined && { profilePrefix: opts.profilePrefix }),
   };
 }
 
 /** Cache key part: sessions differing in any option are different native sessions. */
 export function optionsKey(o: ResolvedOptions): string {
-  return [o.device, o.threads, o.interOpThreads, o.optimizationLevel, o.prepacking ? "pp" : "nopp", o.cacheOptimized ? "opt" : "", o.memArena ? "arena" : "", o.float32Weights ? "f32w" : "", o.profilePrefix ?? ""].join("/");
+  return [o.device, o.threads, o.interOpThreads, o.optimizationLevel, o.prepacking ? "pp" : "nopp", o.cacheOptimized ? "opt" : "", o.memArena ? "arena" : "", o.float32Weights ? "f32w" : "", o.precision, o.profilePrefix ?? ""].join("/");
 }
 
 /**

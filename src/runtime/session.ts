@@ -116,7 +116,8 @@ function newestProfile(prefix: string | undefined): string {
 export async function createSession(built: BuiltGraph, opts: SessionOptions = {}): Promise<Session> {
   const o = resolveOptions(opts);
   if (o.device !== "cpu") assertDevice(o.device);
-  const graph = o.device === "cpu" && o.float32Weights && built.widened !== undefined ? built.widened() : built;
+  const halved = o.precision === "float16" ? built.halved?.() : undefined;
+  const graph = halved ?? (o.device === "cpu" && o.float32Weights && built.widened !== undefined ? built.widened() : built);
   const hash = await modelHash(graph);
   const key = `${hash}/${optionsKey(o)}`;
   let entry = cache.get(key);
