@@ -28,6 +28,7 @@ import { buildClipTextGraph, parseClipTextConfig } from "../../src/models/clip-t
 import { buildUNetGraph, unetConfigFromJson, UNET_INPUTS, UNET_OUTPUT } from "../../src/models/unet.js";
 import { buildVAEDecoderGraph, vaeConfigFromJson, VAE_DECODER_INPUT, VAE_DECODER_OUTPUT } from "../../src/models/vae.js";
 import { createSession, type Session } from "../../src/runtime/index.js";
+import { optionsKey, resolveOptions } from "../../src/runtime/session-options.js";
 import { toFloat32, type DType, type Tensor } from "../../src/tensor/tensor.js";
 import { expectClose, goldenJson, goldenPath, goldenTensor } from "../helpers/golden.js";
 
@@ -83,6 +84,16 @@ function component(folder: string): Component {
   if (c === undefined) throw new Error(`no component at ${folder}`);
   return c;
 }
+
+describe("session option precision", () => {
+  it("defaults to float32 on CPU and float16 on GPU providers, and keys the session cache", () => {
+    expect(resolveOptions({}).precision).toBe("float32");
+    expect(resolveOptions({ device: "cuda" }).precision).toBe("float16");
+    expect(resolveOptions({ device: "webgpu" }).precision).toBe("float16");
+    expect(resolveOptions({ device: "cuda", precision: "float32" }).precision).toBe("float32");
+    expect(optionsKey(resolveOptions({ precision: "float16" }))).not.toBe(optionsKey(resolveOptions({})));
+  });
+});
 
 describe.each([
   ["clip-l-tiny", "clip-l-tiny.outputs.safetensors"],
