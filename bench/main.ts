@@ -11,6 +11,8 @@ import { loadModel } from "../src/checkpoint/load.js";
 import { closeModel } from "../src/checkpoint/model.js";
 import { DEVICES, listSupportedBackends, resolveOptions, type Device, type OptimizationLevel, type SessionOptions } from "../src/runtime/index.js";
 import { UNET_SESSION } from "../src/pipeline/pipeline.js";
+import { decodeVAE, shouldTile } from "../src/pipeline/vae-tiling.js";
+import { VAE_DECODER_INPUT } from "../src/models/vae.js";
 import { unetFlops, vaeDecoderFlops } from "./flops.js";
 import {
   benchModel,
@@ -148,6 +150,10 @@ if (stages.has("load")) {
   }
 }
 
+/** The process's peak RSS so far (VmHWM was reset before each load). */
+const peakSoFar = (): number => Math.max(procStatusBytes("VmHWM") ?? 0, ...loadPeaks);
+const printPeak = (after: string): void => console.log(`  peak RSS after ${after}: ${gib(peakSoFar())}`);
+
 const unetStepFlops = unetFlops(m.unetConfig, { batch: 2, height: latent, width: latent, contextTokens: 77 });
 let textCacheBitIdentical: boolean | undefined;
 if (stages.has("text")) {
@@ -162,8 +168,12 @@ if (stages.has("text")) {
   for (const r of [both, one, posNew]) report(r.result);
   textCacheBitIdentical = sameEmbeddings(posNew.last, both.last);
   console.log(`  pos new + neg cached bit-identical to both new: ${textCacheBitIdentical}`);
+  printPeak("text");
 }
-if (stages.has("unet")) report(await timeStage("UNet CFG step", runs, unetStepFlops, () => runUNet(unet, feeds)));
+if (stages.has("unet")) {
+  report(await timeStage("UNet CFG step", runs, unetStepFlops, () => runUNet(unet, feeds)));
+  printPeak("UNet");
+}
 if (values.profile !== undefined) {
   const file = unet.endProfiling();
   console.log(`UNet kernel time by operator (${file}, first step included):\n${formatProfile(summarizeProfile(file))}`);
@@ -176,7 +186,10 @@ if (stages.has("vae") || Number(values.steps) > 0) {
   console.log(`  VAE decoder session: ${(vaeOpenMs / 1000).toFixed(2)} s`);
   if (stages.has("vae")) {
     const flops = vaeDecoderFlops(m.vaeConfig, { batch: 1, height: latent, width: latent });
-    report(await timeStage("VAE decode", runs, flops, () => decoder.run(vaeFeeds(m, latent, latent))));
+    // as the pipeline decodes: tiled above 768 × 768 px (vae-tiling.ts, policy "auto")
+    const tiled = shouldTile("auto", latent, latent);
+    report(await timeStage(`VAE decode${tiled ? " (tiled)" : ""}`, runs, flops, () => decodeVAE(decoder, vaeFeeds(m, latent, latent)[VAE_DECODER_INPUT]!, { mode: "auto" })));
+    printPeak("VAE");
   }
   if (Number(values.steps) > 0) {
     const steps = Number(values.steps);
@@ -186,7 +199,7 @@ if (stages.has("vae") || Number(values.steps) > 0) {
   }
 }
 // VmHWM was reset before each load: the process peak is the larger of the load peaks and what came after
-const peak = Math.max(procStatusBytes("VmHWM") ?? 0, ...loadPeaks);
+const peak = peakSoFar();
 console.log(`load average ${loadavg()[0]!.toFixed(1)} (machine shared with other work: compare cpu times when it is above the core count)`);
 console.log(`peak RSS ${gib(peak)}; UNet step ${(unetStepFlops / 1e9).toFixed(0)} GFLOP; VAE open ${(vaeOpenMs / 1000).toFixed(2)} s`);
 console.log(

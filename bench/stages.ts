@@ -6,7 +6,7 @@ import { createConditioner, type Conditioner, type PromptEmbeddings } from "../s
 import { parseClipTextConfig } from "../src/models/clip-text.js";
 import { buildUNetGraph, unetConfigFromJson, UNET_INPUTS, UNET_OUTPUT, type UNetConfig } from "../src/models/unet.js";
 import { buildVAEDecoderGraph, vaeConfigFromJson, VAE_DECODER_INPUT, type VAEConfig } from "../src/models/vae.js";
-import { UNET_SESSION } from "../src/pipeline/pipeline.js";
+import { UNET_SESSION, VAE_SESSION } from "../src/pipeline/pipeline.js";
 import { createSession, type Session, type SessionOptions } from "../src/runtime/index.js";
 import { float32, type Float32Tensor } from "../src/tensor/tensor.js";
 import { clipTextFlops } from "./flops.js";
@@ -33,7 +33,7 @@ export const openUNet = (m: BenchModel, opts: SessionOptions): Promise<Session> 
   createSession(buildUNetGraph(m.unetConfig, m.model.unet!.weights), { ...UNET_SESSION, ...opts });
 
 export const openVAEDecoder = (m: BenchModel, opts: SessionOptions): Promise<Session> =>
-  createSession(buildVAEDecoderGraph(m.vaeConfig, m.model.vae!.weights), opts);
+  createSession(buildVAEDecoderGraph(m.vaeConfig, m.model.vae!.weights), { ...opts, ...VAE_SESSION });
 
 /** Deterministic pseudo-random values in [-1, 1) (the benchmark needs data, not a seed contract). */
 function filled(shape: number[], seed: number): Float32Tensor {

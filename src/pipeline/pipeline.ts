@@ -21,6 +21,12 @@ export interface PipelineOptions {
  */
 export const UNET_SESSION: SessionOptions = { optimizationLevel: "extended" };
 
+/**
+ * The VAE computes in float32 on every device: in float16 its decoder overflows to NaN (diffusers' `force_upcast`,
+ * set for the SDXL VAE).
+ */
+export const VAE_SESSION: SessionOptions = { precision: "float32" };
+
 /** The SD 1.5 scheduler config, used when a model brings none. */
 export const SD15_SCHEDULER_CONFIG: SchedulerConfig = {
   _class_name: "PNDMScheduler",
@@ -78,8 +84,8 @@ export async function openPipeline(model: PipelineModel, opts: PipelineOptions =
     unet,
     vaeScaleFactor: 2 ** (vaeConfig.blockOutChannels.length - 1),
     // the VAE computes in float32 on every device: float16 overflows to NaN in its decoder (diffusers' force_upcast)
-    vaeDecoder: () => (decoder ??= createSession(buildVAEDecoderGraph(vaeConfig, vaePart.weights), { ...sessionOpts, precision: "float32" })),
-    vaeEncoder: () => (encoder ??= createSession(buildVAEEncoderGraph(vaeConfig, vaePart.weights), { ...sessionOpts, precision: "float32" })),
+    vaeDecoder: () => (decoder ??= createSession(buildVAEDecoderGraph(vaeConfig, vaePart.weights), { ...sessionOpts, ...VAE_SESSION })),
+    vaeEncoder: () => (encoder ??= createSession(buildVAEEncoderGraph(vaeConfig, vaePart.weights), { ...sessionOpts, ...VAE_SESSION })),
     async release() {
       const sessions = [unet, ...(decoder ? [await decoder] : []), ...(encoder ? [await encoder] : [])];
       await Promise.all([conditioner.release(), ...sessions.map((s) => s.release())]);
