@@ -88,11 +88,19 @@ export interface Conditioner {
 interface Slot {
   encoder: EncoderName;
   config: ClipTextConfig;
-  session: Session;
+  /** Open session; compact encoders close theirs when no encode is using it (see `borrow`). */
+  session: Promise<Session> | undefined;
+  open: () => Promise<Session>;
+  /** Encodes running on the session now. */
+  users: number;
   tok: ClipTokenizer;
   padId: number;
   hasProjection: boolean;
-  /** 16-bit weights widened at run time (compactTextEncoders): not batch-invariant, so prompts run one by one. */
+  /**
+   * 16-bit weights widened at run time (compactTextEncoders): not batch-invariant, so prompts run one by one; and the
+   * session is closed between encodes (reopening maps the checkpoint again: ≈ 0.2 s), so SDXL's 1.5 GiB of encoder
+   * weights are not resident while the UNet denoises.
+   */
   compact: boolean;
 }
 
@@ -135,12 +143,15 @@ async function openSlot(model: PipelineModel, encoder: EncoderName, opts: Condit
   const padId = dir !== undefined ? tok.padId : encoder === "text_encoder_2" || model.family === "sd2" ? 0 : tok.eosId;
   const built = buildClipTextGraph(config, component.weights);
   const compact = (opts.compactTextEncoders ?? (model.family === "sdxl" || model.family === "sdxl-refiner")) && built.widened !== undefined;
-  const session = await createSession(built, {
-    ...(opts.threads !== undefined && { threads: opts.threads }),
-    ...(opts.device !== undefined && { device: opts.device }),
-    ...(compact && COMPACT_SESSION),
-  });
-  return { encoder, config, session, tok, padId, hasProjection: component.weights.has("text_projection.weight"), compact };
+  const open = () =>
+    createSession(built, {
+      ...(opts.threads !== undefined && { threads: opts.threads }),
+      ...(opts.device !== undefined && { device: opts.device }),
+      ...(compact && COMPACT_SESSION),
+    });
+  const session = await open(); // opened at once, so a broken model fails at load time
+  if (compact) await session.release();
+  return { encoder, config, session: compact ? undefined : Promise.resolve(session), open, users: 0, tok, padId, hasProjection: component.weights.has("text_projection.weight"), compact };
 }
 
 function chunksOf(slot: Slot, text: string, literal: boolean): PromptChunk[] {
@@ -153,7 +164,7 @@ export async function createConditioner(model: PipelineModel, opts: ConditionerO
   try {
     for (const name of encoderNames(model.family)) slots.push(await openSlot(model, name, opts));
   } catch (e) {
-    await Promise.all(slots.map((s) => s.session.release()));
+    await Promise.all(slots.map(async (s) => (await s.session)?.release()));
     throw e;
   }
   const family = model.family;
@@ -194,6 +205,21 @@ export async function createConditioner(model: PipelineModel, opts: ConditionerO
     return { parts, pooled: (te.data as Float32Array).slice(row * p, (row + 1) * p) }; // [P] of the first chunk
   }
 
+  /** Runs `use` on the slot's session, opening it if needed; a compact slot closes it once no encode uses it. */
+  async function borrow<T>(slot: Slot, use: (session: Session) => Promise<T>): Promise<T> {
+    slot.users++;
+    try {
+      slot.session ??= slot.open();
+      return await use(await slot.session);
+    } finally {
+      if (--slot.users === 0 && slot.compact && slot.session !== undefined) {
+        const closing = slot.session;
+        slot.session = undefined;
+        await (await closing).release();
+      }
+    }
+  }
+
   /** Every needed (prompt, layers) embedding: cached ones, the others from one run per encoder over the missing prompts. */
   async function resolve(needs: readonly Need[]): Promise<Map<string, PromptEmbedding>> {
     const found = new Map<string, PromptEmbedding>();
@@ -221,7 +247,7 @@ export async function createConditioner(model: PipelineModel, opts: ConditionerO
       for (const [s, slot] of slots.entries()) {
         const chunks = batch.flatMap((m) => m.prompt.chunks[s]!);
         const ids = tensor("int64", [chunks.length, SEQ], BigInt64Array.from(chunks.flatMap((c) => c.ids.map(BigInt)))); // [rows, 77]
-        outs.push(await slot.session.run({ input_ids: ids }));
+        outs.push(await borrow(slot, (session) => session.run({ input_ids: ids })));
         runs++;
         encodedRows[s]! += chunks.length;
       }
@@ -309,7 +335,7 @@ export async function createConditioner(model: PipelineModel, opts: ConditionerO
     clearCache: () => cache.clear(),
     async release() {
       cache.clear();
-      await Promise.all(slots.map((s) => s.session.release()));
+      await Promise.all(slots.map(async (s) => (await s.session)?.release()));
     },
   };
 }
