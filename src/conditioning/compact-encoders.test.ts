@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { goldenPath } from "../../test/helpers/golden.js";
 import { loadModel } from "../checkpoint/load.js";
 import { closeModel } from "../checkpoint/model.js";
+import { openSessionCount } from "../runtime/index.js";
 import { createConditioner, type PromptEmbeddings } from "./conditioner.js";
 
 const cache = mkdtempSync(join(tmpdir(), "vellum-compact-"));
@@ -36,6 +37,24 @@ async function encode(compact: boolean): Promise<PromptEmbeddings> {
 }
 
 describe("compact (16-bit) SDXL text encoders", () => {
+  it("are closed between encodes (not resident while the UNet runs) and reopen to the same results", async () => {
+    const { model } = loadModel(goldenPath("diffusion", "single_file", "tiny_sdxl_fp16.safetensors"));
+    const before = openSessionCount();
+    const c = await createConditioner(model, { threads: 1, embeddingCacheMaxBytes: 0 });
+    try {
+      expect(openSessionCount()).toBe(before); // opened once at load (a broken model fails there), then closed
+      const req = { prompt: "a (lighthouse:1.3) at dusk", negativePrompt: "blurry", clipSkip: 1 };
+      const [a, b] = await Promise.all([c.encode(req), c.encode(req)]); // concurrent encodes share the open session
+      expect(openSessionCount()).toBe(before);
+      const again = await c.encode(req);
+      expect(openSessionCount()).toBe(before);
+      for (const r of [b, again]) expect(Buffer.from((r.promptEmbeds.data as Float32Array).buffer).equals(Buffer.from((a.promptEmbeds.data as Float32Array).buffer))).toBe(true);
+    } finally {
+      await c.release();
+      closeModel(model);
+    }
+  });
+
   it("encode each prompt alone, so a cached negative gives the same bits as encoding both together", async () => {
     const { model } = loadModel(goldenPath("diffusion", "single_file", "tiny_sdxl_fp16.safetensors"));
     const fresh = await createConditioner(model, { threads: 1, embeddingCacheMaxBytes: 0 });
