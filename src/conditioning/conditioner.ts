@@ -88,7 +88,7 @@ export interface Conditioner {
 interface Slot {
   encoder: EncoderName;
   config: ClipTextConfig;
-  /** Open session; compact encoders close theirs when no encode is using it (see `borrow`). */
+  /** Open session; compact encoders close theirs when no encode is using it (see `holding`). */
   session: Promise<Session> | undefined;
   open: () => Promise<Session>;
   /** Encodes running on the session now. */
@@ -205,18 +205,20 @@ export async function createConditioner(model: PipelineModel, opts: ConditionerO
     return { parts, pooled: (te.data as Float32Array).slice(row * p, (row + 1) * p) }; // [P] of the first chunk
   }
 
-  /** Runs `use` on the slot's session, opening it if needed; a compact slot closes it once no encode uses it. */
-  async function borrow<T>(slot: Slot, use: (session: Session) => Promise<T>): Promise<T> {
-    slot.users++;
+  /** Runs `use` with the encoders held (opened on first use); a compact encoder closes once no encode holds it. */
+  async function holding<T>(use: () => Promise<T>): Promise<T> {
+    for (const slot of slots) slot.users++;
     try {
-      slot.session ??= slot.open();
-      return await use(await slot.session);
+      return await use();
     } finally {
-      if (--slot.users === 0 && slot.compact && slot.session !== undefined) {
-        const closing = slot.session;
-        slot.session = undefined;
-        await (await closing).release();
-      }
+      await Promise.all(
+        slots.map(async (slot) => {
+          if (--slot.users > 0 || !slot.compact || slot.session === undefined) return;
+          const closing = slot.session;
+          slot.session = undefined;
+          await (await closing).release();
+        }),
+      );
     }
   }
 
@@ -242,26 +244,29 @@ export async function createConditioner(model: PipelineModel, opts: ConditionerO
     // Compact encoders' kernels (weights widened at run time, no prepacking) round differently with the batch size, so
     // there each prompt runs alone: an embedding never depends on which other prompts were missing from the cache.
     const batches = slots.some((s) => s.compact) ? [...missing.values()].map((m) => [m]) : [[...missing.values()]];
-    for (const batch of batches) {
-      const outs: Record<string, Tensor>[] = [];
-      for (const [s, slot] of slots.entries()) {
-        const chunks = batch.flatMap((m) => m.prompt.chunks[s]!);
-        const ids = tensor("int64", [chunks.length, SEQ], BigInt64Array.from(chunks.flatMap((c) => c.ids.map(BigInt)))); // [rows, 77]
-        outs.push(await borrow(slot, (session) => session.run({ input_ids: ids })));
-        runs++;
-        encodedRows[s]! += chunks.length;
-      }
-      const rows = slots.map(() => 0);
-      for (const m of batch) {
-        for (const l of m.layers.values()) {
-          const key = embeddingKey(l, m.prompt.key);
-          const emb = select(outs, m.prompt, rows, l);
-          cache.set(key, emb);
-          found.set(key, emb);
+    await holding(async () => {
+      for (const batch of batches) {
+        const outs: Record<string, Tensor>[] = [];
+        for (const [s, slot] of slots.entries()) {
+          const chunks = batch.flatMap((m) => m.prompt.chunks[s]!);
+          const ids = tensor("int64", [chunks.length, SEQ], BigInt64Array.from(chunks.flatMap((c) => c.ids.map(BigInt)))); // [rows, 77]
+          const session = await (slot.session ??= slot.open());
+          outs.push(await session.run({ input_ids: ids }));
+          runs++;
+          encodedRows[s]! += chunks.length;
         }
-        slots.forEach((_, s) => (rows[s]! += m.prompt.chunks[s]!.length));
+        const rows = slots.map(() => 0);
+        for (const m of batch) {
+          for (const l of m.layers.values()) {
+            const key = embeddingKey(l, m.prompt.key);
+            const emb = select(outs, m.prompt, rows, l);
+            cache.set(key, emb);
+            found.set(key, emb);
+          }
+          slots.forEach((_, s) => (rows[s]! += m.prompt.chunks[s]!.length));
+        }
       }
-    }
+    });
     return found;
   }
 
