@@ -1,26 +1,17 @@
 // SDXL text encoders kept in 16 bits (Cast at run time, ONNX Runtime level "disabled"): the same embeddings as
 // float32 copies, and no float32 sidecar written for them.
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { goldenPath } from "../../test/helpers/golden.js";
 import { loadModel } from "../checkpoint/load.js";
 import { closeModel } from "../checkpoint/model.js";
 import { openSessionCount } from "../runtime/index.js";
 import { createConditioner, type PromptEmbeddings } from "./conditioner.js";
+import { useTempCacheDir } from "../../test/helpers/cache-dir.js";
 
-const cache = mkdtempSync(join(tmpdir(), "vellum-compact-"));
-let previous: string | undefined;
-beforeAll(() => {
-  previous = process.env["VELLUM_CACHE_DIR"];
-  process.env["VELLUM_CACHE_DIR"] = cache;
-});
-afterAll(() => {
-  if (previous === undefined) delete process.env["VELLUM_CACHE_DIR"];
-  else process.env["VELLUM_CACHE_DIR"] = previous;
-  rmSync(cache, { recursive: true, force: true });
-});
+const { cache } = useTempCacheDir("vellum-compact-");
+
 
 /** Files in the cache's model folders whose names start with `prefix`. */
 const cached = (prefix: string) => readdirSync(join(cache, "onnx")).flatMap((d) => readdirSync(join(cache, "onnx", d)).filter((f) => f.startsWith(prefix)));

@@ -1,7 +1,5 @@
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { SafetensorsFile, writeSafetensors } from "../checkpoint/safetensors.js";
 import { memoryWeight, safetensorsWeights } from "../checkpoint/weights.js";
 import { createSession } from "../runtime/session.js";
@@ -9,17 +7,10 @@ import { bfloat16ToFloat, float32, floatToHalf, halfToFloat, tensor, toFloat16, 
 import { GraphBuilder } from "./graph-builder.js";
 import { halveParts, inferDtypes, toHalfClamped, type HalveInput } from "./halve.js";
 import { ONNX_DTYPE, type NodeData, type TensorProtoData } from "./onnx-proto.js";
+import { useTempCacheDir } from "../../test/helpers/cache-dir.js";
 
-const dir = mkdtempSync(join(tmpdir(), "vellum-halve-"));
-let previousCache: string | undefined;
-beforeAll(() => {
-  previousCache = process.env["VELLUM_CACHE_DIR"];
-  process.env["VELLUM_CACHE_DIR"] = join(dir, "cache");
-});
-afterAll(() => {
-  if (previousCache === undefined) delete process.env["VELLUM_CACHE_DIR"];
-  else process.env["VELLUM_CACHE_DIR"] = previousCache;
-});
+const { root: dir } = useTempCacheDir("vellum-halve-");
+
 
 const FLOAT = ONNX_DTYPE.float32;
 const FLOAT16 = ONNX_DTYPE.float16;

@@ -1,21 +1,12 @@
 import { createHash } from "node:crypto";
-import { copyFileSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync, writeSync, closeSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { copyFileSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync, writeSync, closeSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { contentHash, contentHashReads, knownContentHash } from "./content-hash.js";
+import { useTempCacheDir } from "../../test/helpers/cache-dir.js";
 
-const dir = mkdtempSync(join(tmpdir(), "vellum-content-hash-"));
-let previousCache: string | undefined;
-beforeAll(() => {
-  previousCache = process.env["VELLUM_CACHE_DIR"];
-  process.env["VELLUM_CACHE_DIR"] = join(dir, "cache");
-});
-afterAll(() => {
-  if (previousCache === undefined) delete process.env["VELLUM_CACHE_DIR"];
-  else process.env["VELLUM_CACHE_DIR"] = previousCache;
-  rmSync(dir, { recursive: true, force: true });
-});
+const { root: dir } = useTempCacheDir("vellum-content-hash-");
+
 
 /** A file of `n` pseudo-random bytes (a little more than one 16 MiB read when large). */
 function writeBytes(path: string, n: number, seed = 1): Buffer {

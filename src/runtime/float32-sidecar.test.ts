@@ -1,7 +1,6 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { SafetensorsFile, writeSafetensors } from "../checkpoint/safetensors.js";
 import { safetensorsWeights } from "../checkpoint/weights.js";
 import { GraphBuilder } from "../graph/index.js";
@@ -9,17 +8,10 @@ import { bfloat16ToFloat, float32, halfToFloat, tensor, toFloat16 } from "../ten
 import { widen, writeSidecar } from "./float32-sidecar.js";
 import { materialize, modelHash, writeSidecars } from "./model-cache.js";
 import { createSession } from "./session.js";
+import { useTempCacheDir } from "../../test/helpers/cache-dir.js";
 
-const dir = mkdtempSync(join(tmpdir(), "vellum-sidecar-"));
-let previousCache: string | undefined;
-beforeAll(() => {
-  previousCache = process.env["VELLUM_CACHE_DIR"];
-  process.env["VELLUM_CACHE_DIR"] = join(dir, "cache");
-});
-afterAll(() => {
-  if (previousCache === undefined) delete process.env["VELLUM_CACHE_DIR"];
-  else process.env["VELLUM_CACHE_DIR"] = previousCache;
-});
+const { root: dir } = useTempCacheDir("vellum-sidecar-");
+
 
 /** A checkpoint with a float16, a bfloat16 and a float32 tensor, and a graph y = (x·a + b) · c using all three. */
 function fixture(name: string) {

@@ -1,23 +1,12 @@
 // probeDevice: the start-up check of `vellum serve/worker --device`. CPU always runs; a GPU provider either runs the
 // probe graph (a machine with the GPU) or fails with advice to use --device cpu — never a bare ONNX Runtime error.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { listSupportedBackends } from "./backends.js";
 import { probeDevice } from "./probe.js";
+import { useTempCacheDir } from "../../test/helpers/cache-dir.js";
 
-const cache = mkdtempSync(join(tmpdir(), "vellum-probe-"));
-let previous: string | undefined;
-beforeAll(() => {
-  previous = process.env["VELLUM_CACHE_DIR"];
-  process.env["VELLUM_CACHE_DIR"] = cache;
-});
-afterAll(() => {
-  if (previous === undefined) delete process.env["VELLUM_CACHE_DIR"];
-  else process.env["VELLUM_CACHE_DIR"] = previous;
-  rmSync(cache, { recursive: true, force: true });
-});
+useTempCacheDir("vellum-probe-");
+
 
 describe("probeDevice", () => {
   it("passes on cpu", async () => {

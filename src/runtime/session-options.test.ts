@@ -1,23 +1,15 @@
-import { mkdtempSync, readdirSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { GraphBuilder } from "../graph/index.js";
 import { float32 } from "../tensor/tensor.js";
 import { assertDevice, listSupportedBackends } from "./backends.js";
 import { createSession } from "./session.js";
 import { optionsKey, resolveOptions, toOrtOptions } from "./session-options.js";
+import { useTempCacheDir } from "../../test/helpers/cache-dir.js";
 
-const dir = mkdtempSync(join(tmpdir(), "vellum-session-options-"));
-let previous: string | undefined;
-beforeAll(() => {
-  previous = process.env["VELLUM_CACHE_DIR"];
-  process.env["VELLUM_CACHE_DIR"] = dir;
-});
-afterAll(() => {
-  if (previous === undefined) delete process.env["VELLUM_CACHE_DIR"];
-  else process.env["VELLUM_CACHE_DIR"] = previous;
-});
+const { cache: dir } = useTempCacheDir("vellum-session-options-");
+
 
 describe("session options", () => {
   it("translates prepacking, threads and the optimisation level to onnxruntime-node options", () => {

@@ -1,23 +1,15 @@
-import { existsSync, mkdtempSync, readdirSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { SafetensorsFile, writeSafetensors } from "../checkpoint/safetensors.js";
 import { memoryWeight, safetensorsWeights } from "../checkpoint/weights.js";
 import { GraphBuilder } from "../graph/index.js";
 import { float32, halfToFloat, tensor, toFloat16 } from "../tensor/tensor.js";
 import { createSession, openSessionCount } from "./session.js";
+import { useTempCacheDir } from "../../test/helpers/cache-dir.js";
 
-const dir = mkdtempSync(join(tmpdir(), "vellum-runtime-"));
-let previousCache: string | undefined;
-beforeAll(() => {
-  previousCache = process.env["VELLUM_CACHE_DIR"];
-  process.env["VELLUM_CACHE_DIR"] = join(dir, "cache");
-});
-afterAll(() => {
-  if (previousCache === undefined) delete process.env["VELLUM_CACHE_DIR"];
-  else process.env["VELLUM_CACHE_DIR"] = previousCache;
-});
+const { root: dir } = useTempCacheDir("vellum-runtime-");
+
 
 function seq(n: number, f: (i: number) => number): Float32Array {
   return Float32Array.from({ length: n }, (_, i) => f(i));
