@@ -25,16 +25,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createLogger } from "../../src/api/logger.js";
-import { startVellumServer, type VellumServer } from "../../src/api/server.js";
-import type { CatalogEntry, ModelCatalog } from "../../src/catalog/types.js";
-import { buildServerConfig } from "../../src/config/server-config.js";
+import type { CatalogEntry } from "../../src/catalog/types.js";
 import { poolKey } from "../../src/jobs/model-pool.js";
-import { createWorkerGenerator, type WorkerGenerator } from "../../src/jobs/worker-generator.js";
+import type { WorkerGenerator } from "../../src/jobs/worker-generator.js";
 import { goldenJson } from "../helpers/golden.js";
 import { goldenModelDir } from "../helpers/model-fixtures.js";
 import { connectRaw, errs, items } from "./helpers/raw-ws.js";
-import { API_KEY, tinyCatalog, wsUrl } from "./helpers/test-server.js";
+import { API_KEY, startTestServer, tinyCatalog, wsUrl, type TestServer } from "./helpers/test-server.js";
 
 const GATED_AIR = "vellum:tiny-sd1-gated@1";
 /** Only a safety net for a broken build (see above); a passing run kills the dead-man long before. */
@@ -95,7 +92,7 @@ function startDeadMan(gate: Gate, ms: number): Worker {
   return w;
 }
 
-let server: VellumServer;
+let server: TestServer;
 let pipelines: WorkerGenerator;
 let gated: { dir: string; gate: Gate; entry: CatalogEntry; catalogSize: number };
 let cacheDir: string;
@@ -108,19 +105,9 @@ beforeAll(async () => {
   const tiny = await tinyCatalog();
   const { dir, gate } = makeGatedModel();
   const entry: CatalogEntry = { ...tiny.sd1, air: GATED_AIR, name: "Tiny SD1 (load held at a gate)", path: dir };
-  const entries = [...tiny.catalog.list(), entry];
-  gated = { dir, gate, entry, catalogSize: entries.length };
-  const catalog: ModelCatalog = { list: () => entries, resolve: (air) => entries.find((e) => e.air === air), refresh: async () => {} };
-  const config = buildServerConfig({
-    host: "127.0.0.1",
-    port: 0,
-    dataDir: mkdtempSync(join(tmpdir(), "vellum-contract-")),
-    apiKeys: [API_KEY],
-    logLevel: "silent",
-    shutdownGraceMs: 2000,
-  });
-  pipelines = createWorkerGenerator({ maxPipelines: 2, threads: 1 }); // as `vellum serve` runs it
-  server = await startVellumServer({ config, catalog, generator: pipelines.generate, logger: createLogger("silent") });
+  gated = { dir, gate, entry, catalogSize: tiny.catalog.list().length + 1 };
+  server = await startTestServer({ extraEntries: [entry] }); // the real generator in its worker thread, as `vellum serve` runs it
+  pipelines = server.pipelines!;
   // The worker thread starts (and imports the pipeline) before the gated request is sent.
   expect((await pipelines.stats()).loads).toBe(0);
 });
@@ -134,8 +121,7 @@ afterAll(async () => {
       // no reader: nothing is blocked
     }
   }
-  await server?.close();
-  await pipelines?.close();
+  await server?.close(); // closes the worker generator too
   if (previousCacheDir === undefined) delete process.env["VELLUM_CACHE_DIR"];
   else process.env["VELLUM_CACHE_DIR"] = previousCacheDir;
   for (const d of [cacheDir, gated?.dir]) if (d !== undefined) rmSync(d, { recursive: true, force: true });

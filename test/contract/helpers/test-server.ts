@@ -69,6 +69,8 @@ export interface TestServerOptions {
   /** A test double; default the real pipeline generator. */
   generator?: Generator;
   settings?: Record<string, unknown>;
+  /** Catalog entries offered besides the tiny catalog's. */
+  extraEntries?: readonly CatalogEntry[];
 }
 
 export interface TestServer extends VellumServer {
@@ -89,7 +91,9 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     ...opts.settings,
   });
   const pipelines = opts.generator === undefined ? createWorkerGenerator({ maxPipelines: 2, threads: 2 }) : undefined;
-  const server = await startVellumServer({ config, catalog: tiny.catalog, generator: opts.generator ?? pipelines!.generate, logger: createLogger("silent") });
+  const entries = [...tiny.catalog.list(), ...(opts.extraEntries ?? [])];
+  const catalog: ModelCatalog = opts.extraEntries === undefined ? tiny.catalog : { list: () => entries, resolve: (air) => entries.find((e) => e.air === air), refresh: async () => {} };
+  const server = await startVellumServer({ config, catalog, generator: opts.generator ?? pipelines!.generate, logger: createLogger("silent") });
   return {
     ...server,
     ...(pipelines !== undefined && { pipelines }),
