@@ -127,6 +127,11 @@ const SEQ = 77;
  */
 const COMPACT_SESSION: SessionOptions = { float32Weights: false, optimizationLevel: "disabled" };
 
+/** Whether the family's text encoders keep their 16-bit weights by default (compactTextEncoders): SDXL base and refiner. */
+export function compactsTextEncoders(family: Family): boolean {
+  return family === "sdxl" || family === "sdxl-refiner";
+}
+
 function encoderNames(family: Family): EncoderName[] {
   if (family === "sdxl") return ["text_encoder", "text_encoder_2"];
   if (family === "sdxl-refiner") return ["text_encoder_2"];
@@ -142,7 +147,7 @@ async function openSlot(model: PipelineModel, encoder: EncoderName, opts: Condit
   // Without a tokenizer folder: CLIP-L pads with EOS (49407), OpenCLIP (SD2, SDXL bigG) with 0.
   const padId = dir !== undefined ? tok.padId : encoder === "text_encoder_2" || model.family === "sd2" ? 0 : tok.eosId;
   const built = buildClipTextGraph(config, component.weights);
-  const compact = (opts.compactTextEncoders ?? (model.family === "sdxl" || model.family === "sdxl-refiner")) && built.widened !== undefined;
+  const compact = (opts.compactTextEncoders ?? compactsTextEncoders(model.family)) && built.widened !== undefined;
   const open = () =>
     createSession(built, {
       ...(opts.threads !== undefined && { threads: opts.threads }),

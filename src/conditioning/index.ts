@@ -2,6 +2,7 @@
 export { ClipSkipError, chooseLayers, maxClipSkip, usesPenultimate, type EncoderName, type LayerChoice } from "./clip-skip.js";
 export { applyEmphasis } from "./emphasis.js";
 export {
+  compactsTextEncoders,
   createConditioner,
   encodePrompts,
   encodePromptsForClipSkips,

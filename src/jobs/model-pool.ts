@@ -5,6 +5,7 @@
 // LoRA files, and closes the base model's files once no pipeline uses it.
 import { totalmem } from "node:os";
 import { loadModel } from "../checkpoint/load.js";
+import { compactsTextEncoders } from "../conditioning/index.js";
 import { closeModel, type PipelineModel } from "../checkpoint/model.js";
 import { loraTrainingInfo, mergeLoras, openLora, type LoRAFile, type LoRATrainingInfo } from "../lora/index.js";
 import { openPipeline, type Pipeline } from "../pipeline/pipeline.js";
@@ -86,7 +87,7 @@ export function poolKey(req: PoolRequest): string {
  * except SDXL's text encoders, which stay 16-bit (compactTextEncoders). What the memory budget counts.
  */
 export function modelWeightBytes(model: PipelineModel): number {
-  const compactEncoders = model.family === "sdxl" || model.family === "sdxl-refiner";
+  const compactEncoders = compactsTextEncoders(model.family);
   let total = 0;
   for (const c of [model.unet, model.vae, model.textEncoder, model.textEncoder2]) {
     if (c === undefined) continue;
